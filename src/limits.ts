@@ -1,0 +1,68 @@
+import { UsageError } from './errors.js';
+
+/**
+ * Every limit in one place, with its default and the reason for it. The server's options pass one
+ * `Limits` object down to the accept loop, the HTTP parser and every protocol plugin, so a user tunes
+ * them in one spot. Unknown keys are rejected: a typo must not silently leave a default in force.
+ */
+export interface Limits {
+  /** Request line (method, target, version) in bytes; over it → 414. nginx and Go use 8 KiB-ish lines. */
+  readonly requestLineBytes: number;
+  /** Whole header section (field lines, CRLFs included) in bytes; over it → 431. */
+  readonly headerBytes: number;
+  /** Number of field lines; over it → 431. Bounds per-request allocation even for tiny fields. */
+  readonly headerCount: number;
+  /** Request content in bytes, from Content-Length or chunk sizes, decided before reading; over it → 413. */
+  readonly bodyBytes: number;
+  /** One chunk line (size + extensions) in bytes; a longer one is a 400, not a buffer to grow. */
+  readonly chunkLineBytes: number;
+  /** The header section must complete within this many ms of the first byte (slowloris) → 408. */
+  readonly headersTimeoutMs: number;
+  /** An idle keep-alive connection (no request in progress) is closed after this many ms. */
+  readonly keepAliveTimeoutMs: number;
+  /** A plugin's accept/decline decision must arrive within this many ms, else 503 and close. */
+  readonly handshakeTimeoutMs: number;
+  /** Live connections at once; one over it gets 503 and a close. */
+  readonly maxConnections: number;
+  /** Live connections per remote address; 0 turns the per-address cap off. */
+  readonly maxConnectionsPerAddress: number;
+  /** Largest WebSocket message (all fragments together), inclusive; over it → close 1009. */
+  readonly webSocketMaxMessageBytes: number;
+  /** How long to wait for the peer's close frame after sending ours before dropping TCP. */
+  readonly webSocketCloseTimeoutMs: number;
+  /** Bytes queued to a slow reader before broadcast protocols drop it (1008/1013). */
+  readonly outboundQueueBytes: number;
+  /** Graceful shutdown deadline; what is still open afterwards is destroyed and logged. */
+  readonly shutdownTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  requestLineBytes: 8 * 1024,
+  headerBytes: 16 * 1024,
+  headerCount: 100,
+  bodyBytes: 1024 * 1024,
+  chunkLineBytes: 4 * 1024,
+  headersTimeoutMs: 15_000,
+  keepAliveTimeoutMs: 5_000,
+  handshakeTimeoutMs: 10_000,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 0,
+  webSocketMaxMessageBytes: 16 * 1024 * 1024,
+  webSocketCloseTimeoutMs: 5_000,
+  outboundQueueBytes: 4 * 1024 * 1024,
+  shutdownTimeoutMs: 5_000,
+});
+
+/** Defaults overlaid with `overrides`; unknown keys and non-integers or negatives throw a UsageError. */
+export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
+  const resolved: Record<string, number> = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!(key in DEFAULT_LIMITS)) throw new UsageError('ERR_UNKNOWN_LIMIT', `unknown limit "${key}"`);
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new UsageError('ERR_INVALID_LIMIT', `limit "${key}" must be a non-negative integer, got ${String(value)}`);
+    }
+    resolved[key] = value;
+  }
+  return Object.freeze(resolved) as unknown as Limits;
+}
