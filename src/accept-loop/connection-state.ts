@@ -1,0 +1,36 @@
+import { UsageError } from '../errors.js';
+
+/**
+ * The life of one accepted connection, as data. Every transition goes through `assertTransition`, so the
+ * legal edges below are the whole truth (the teaching guide draws its diagram from this table):
+ *
+ *   accepted ──▶ http ──▶ switching ──▶ upgraded ──▶ closed
+ *       │          │  ◀──────┘ (every offered handler declined)
+ *       └──────────┴──────────────┴──────────────▶ closed
+ */
+export const ConnectionState = {
+  /** `accept()` returned the socket; it is in the table but nothing has been read yet. */
+  Accepted: 'accepted',
+  /** Reading and answering HTTP/1.1 requests. */
+  Http: 'http',
+  /** An upgrade request is complete; a protocol handler is deciding whether to accept it. */
+  Switching: 'switching',
+  /** `101 Switching Protocols` was sent; a protocol handler owns the socket. */
+  Upgraded: 'upgraded',
+  Closed: 'closed',
+} as const;
+export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
+
+export const LEGAL_TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
+  accepted: ['http', 'closed'],
+  http: ['switching', 'closed'],
+  switching: ['upgraded', 'http', 'closed'],
+  upgraded: ['closed'],
+  closed: [],
+};
+
+export function assertTransition(from: ConnectionState, to: ConnectionState): void {
+  if (!LEGAL_TRANSITIONS[from].includes(to)) {
+    throw new UsageError('ERR_ILLEGAL_TRANSITION', `connection cannot go from ${from} to ${to}`);
+  }
+}

@@ -1,0 +1,407 @@
+/**
+ * One connection while it speaks HTTP/1.1. Bytes from the socket go into the sans-IO RequestParser; its
+ * events drive this file: route a plain request and write the response, or — for an upgrade request —
+ * ask the registry's handlers in the client's order and, on accept, write the 101 and hand the socket
+ * over (see handover.ts). Requests are answered strictly in order (pipelining, RFC 9112 §9.3.2): the
+ * parser stays paused on the next request until the current response is written.
+ *
+ * Every wait has a deadline: the first byte of a request starts `headersTimeoutMs` for the whole header
+ * section (slowloris → 408), an idle keep-alive connection is closed after `keepAliveTimeoutMs`, and a
+ * stalled body gets 408 after `headersTimeoutMs` without progress. Every buffer has a cap: while a
+ * response is pending the socket is paused once the parser holds more than a request head's worth.
+ */
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ProtocolError } from '../errors.js';
+import type { RequestHead } from '../http/request-head.js';
+import { RequestParser } from '../http/request-parser.js';
+import { encodeResponseHead, reasonPhrase } from '../http/response.js';
+import type { HandshakeDecision, ProtocolHandler } from '../registry/plugin.js';
+import { parseUpgradeOffers } from '../registry/upgrade-offers.js';
+import type { HttpResponse } from '../server/router.js';
+import type { ConnectionRecord } from './connection-table.js';
+import { ConnectionState } from './connection-state.js';
+import { handOver } from './handover.js';
+import type { ConnectionServices } from './services.js';
+
+/** Methods this server knows (RFC 9110 §9). Any other token gets 501; a known one a route lacks gets 405. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+const EMPTY = new Uint8Array(0);
+/** After our final response on a closing connection, keep draining the peer's bytes this long, then drop. */
+const LINGER_MS = 2_000;
+
+type TimerKind = 'headers' | 'idle' | 'body';
+
+export class HttpConnection {
+  readonly #socket: Duplex;
+  readonly #raw: Socket;
+  readonly #record: ConnectionRecord;
+  readonly #services: ConnectionServices;
+  readonly #parser: RequestParser;
+  readonly #maxBuffered: number;
+  #head: RequestHead | undefined;
+  #bodyChunks: Uint8Array[] = [];
+  #bodyBytes = 0;
+  /** A response or a handshake decision is pending; the parser waits. */
+  #busy = false;
+  #closing = false;
+  #detached = false;
+  #timer: NodeJS.Timeout | undefined;
+  #timerKind: TimerKind | undefined;
+  readonly #onData = (chunk: Buffer): void => this.#receive(chunk);
+  readonly #onEnd = (): void => this.#receiveEnd();
+  readonly #onDrain = (): void => this.#pump();
+
+  constructor(socket: Duplex, raw: Socket, record: ConnectionRecord, services: ConnectionServices) {
+    this.#socket = socket;
+    this.#raw = raw;
+    this.#record = record;
+    this.#services = services;
+    this.#parser = new RequestParser(services.limits);
+    this.#maxBuffered = services.limits.requestLineBytes + services.limits.headerBytes;
+  }
+
+  get record(): ConnectionRecord { return this.#record; }
+  get idle(): boolean { return !this.#busy && this.#head === undefined && this.#parser.bufferedBytes === 0; }
+
+  /** Start reading. `initial` are bytes already received for this stream (e.g. after a TLS upgrade). */
+  start(initial?: Uint8Array): void {
+    this.#socket.on('data', this.#onData);
+    this.#socket.on('end', this.#onEnd);
+    this.#socket.on('drain', this.#onDrain);
+    this.#arm('headers');
+    if (initial && initial.length > 0) this.#receive(initial);
+    this.#socket.resume();
+  }
+
+  /** Graceful shutdown: an idle connection closes now, a busy one after its current response. */
+  shutdown(): void {
+    if (this.#detached || this.#closing) return;
+    if (this.idle) this.#close('server', 'server shutting down');
+  }
+
+  #receive(chunk: Uint8Array): void {
+    if (this.#closing || this.#detached) return; // draining after our final answer: the bytes mean nothing now
+    if (this.#timerKind === 'idle') this.#arm('headers');
+    else if (this.#timerKind === 'body') this.#arm('body');
+    this.#parser.receive(chunk);
+    if (this.#busy) {
+      if (this.#parser.bufferedBytes > this.#maxBuffered) this.#socket.pause();
+      return;
+    }
+    this.#pump();
+  }
+
+  #receiveEnd(): void {
+    if (this.#detached) return;
+    this.#record.noteClose('client', 'peer closed');
+    if (this.#closing) { this.#socket.end(); return; }
+    this.#parser.receiveEnd();
+    if (!this.#busy) this.#pump();
+  }
+
+  /** Drive the parser until it needs bytes, waits for us, or the connection ends. */
+  #pump(): void {
+    while (!this.#busy && !this.#closing && !this.#detached) {
+      if ((this.#socket as Socket).writableNeedDrain) return; // the peer isn't reading our responses: stop producing them
+      const event = this.#parser.next();
+      switch (event.type) {
+        case 'need-data':
+          if (this.#socket.isPaused()) this.#socket.resume();
+          return;
+        case 'request':
+          this.#startRequest(event.head);
+          break;
+        case 'body':
+          this.#bodyChunks.push(event.data);
+          this.#bodyBytes += event.data.length;
+          break;
+        case 'end':
+          this.#endRequest();
+          break;
+        case 'paused':
+          return;
+        case 'closed':
+          this.#close('client', 'peer closed');
+          return;
+        case 'error':
+          this.#fail(event.error);
+          return;
+      }
+    }
+  }
+
+  #startRequest(head: RequestHead): void {
+    this.#head = head;
+    this.#bodyChunks = [];
+    this.#bodyBytes = 0;
+    this.#record.countRequest();
+    const { events } = this.#services;
+    if (events.active) {
+      const upgrade = head.get('upgrade');
+      events.report({
+        type: 'request', id: this.#record.id, fiveTuple: this.#record.key,
+        method: head.method, target: head.target, version: head.version,
+        ...(upgrade === undefined ? {} : { upgrade }),
+      });
+    }
+    if (head.body.kind === 'none') {
+      this.#disarm();
+    } else {
+      this.#arm('body');
+      // RFC 9110 §10.1.1: tell a waiting client to send the content. Limits were already checked on the head.
+      if (head.expectContinue && head.version === '1.1') this.#socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+    }
+  }
+
+  #endRequest(): void {
+    const head = this.#head!;
+    const body = this.#bodyChunks.length === 1 ? this.#bodyChunks[0]! : this.#bodyChunks.length === 0 ? EMPTY : Buffer.concat(this.#bodyChunks, this.#bodyBytes);
+    this.#bodyChunks = [];
+    this.#disarm();
+    // RFC 9110 §7.8: a server ignores Upgrade in HTTP/1.0, and only considers it when Connection lists it.
+    if (head.version === '1.1' && head.connectionTokens.includes('upgrade') && head.has('upgrade') && !this.#services.isShuttingDown()) {
+      const offers = parseUpgradeOffers(head.getAll('upgrade'));
+      if (offers instanceof ProtocolError) { this.#fail(offers); return; }
+      const matches = this.#services.registry.resolve(offers);
+      if (matches.length > 0) {
+        this.#busy = true;
+        void this.#negotiate(head, matches);
+        return;
+      }
+    }
+    this.#serve(head, body);
+  }
+
+  #serve(head: RequestHead, body: Uint8Array): void {
+    const method = head.method;
+    if (!KNOWN_METHODS.has(method)) {
+      this.#respond(head, { status: 501, body: `501 Not Implemented\nmethod ${method} is not implemented by this server\n` });
+      return;
+    }
+    if (method === 'CONNECT') {
+      // Not a proxy: refuse the tunnel in HTTP terms, then close, since a CONNECT client expects a tunnel.
+      this.#respond(head, { status: 501, body: '501 Not Implemented\nthis server is not a proxy; CONNECT is refused\n' }, true);
+      return;
+    }
+    if (head.targetForm === 'asterisk') {
+      // OPTIONS * asks about the server as a whole (RFC 9110 §9.3.7).
+      this.#respond(head, { status: 200, headers: [['Allow', 'GET, HEAD, POST, OPTIONS']] });
+      return;
+    }
+    const match = this.#services.router.match(method, head.path);
+    switch (match.kind) {
+      case 'handler': {
+        let result: HttpResponse | Promise<HttpResponse>;
+        try {
+          result = match.handler({ head, body, connection: this.#record });
+        } catch (error) {
+          this.#internalError(head, error);
+          return;
+        }
+        if (result instanceof Promise) {
+          this.#busy = true;
+          result.then(
+            (response) => { this.#busy = false; if (!this.#detached && !this.#socket.destroyed) { this.#respond(head, response); this.#pump(); } },
+            (error) => { this.#busy = false; this.#internalError(head, error); },
+          );
+        } else {
+          this.#respond(head, result);
+        }
+        return;
+      }
+      case 'not-found':
+        this.#respond(head, { status: 404, body: `404 Not Found\n${head.path}\n` });
+        return;
+      case 'method-not-allowed':
+        if (method === 'OPTIONS') {
+          this.#respond(head, { status: 204, headers: [['Allow', match.allow.join(', ')]] });
+        } else {
+          this.#respond(head, { status: 405, headers: [['Allow', match.allow.join(', ')]], body: `405 Method Not Allowed\n${method} ${head.path}\n` });
+        }
+        return;
+      case 'upgrade-required':
+        // RFC 9110 §15.5.22: 426 MUST carry Upgrade naming the acceptable protocols.
+        this.#respond(head, {
+          status: 426,
+          headers: [['Upgrade', match.tokens.join(', ')], ['Connection', 'Upgrade']],
+          body: `426 Upgrade Required\n${head.path} speaks only ${match.tokens.join(', ')}; send Connection: Upgrade and Upgrade: ${match.tokens[0]}\n`,
+        });
+        return;
+    }
+  }
+
+  async #negotiate(head: RequestHead, matches: ReturnType<ConnectionServices['registry']['resolve']>): Promise<void> {
+    this.#socket.pause();
+    this.#record.transition(ConnectionState.Switching);
+    this.#reportState('http', 'switching');
+    for (const { offer, handler } of matches) {
+      let decision: HandshakeDecision;
+      try {
+        decision = await this.#decide(handler, head, offer.token);
+      } catch (error) {
+        if (this.#socket.destroyed) return;
+        const timedOut = error instanceof HandshakeTimeout;
+        this.#services.events.report({
+          type: 'error', id: this.#record.id, fiveTuple: this.#record.key,
+          code: timedOut ? 'ERR_HANDSHAKE_TIMEOUT' : 'ERR_PLUGIN_HANDSHAKE',
+          message: `${handler.token} handshake ${timedOut ? 'timed out' : `threw: ${errorMessage(error)}`}`,
+        });
+        this.#backToHttp();
+        this.#respond(head, { status: timedOut ? 503 : 500, body: `${timedOut ? 503 : 500} ${reasonPhrase(timedOut ? 503 : 500)}\nthe ${handler.token} handler failed\n` }, true);
+        return;
+      }
+      if (this.#socket.destroyed) return;
+      if (decision.action === 'accept') {
+        this.#detach();
+        handOver({
+          socket: this.#socket, raw: this.#raw, record: this.#record, services: this.#services,
+          request: head, head: this.#parser.takeBuffered(), handler, headers: decision.headers ?? [], state: decision.state,
+        });
+        return;
+      }
+      if (decision.action === 'reject') {
+        this.#backToHttp();
+        this.#respond(head, { status: decision.status, headers: decision.headers ?? [], body: decision.body ?? `${decision.status} ${reasonPhrase(decision.status)}\n` }, true);
+        return;
+      }
+    }
+    // Every handler declined: the request is plain HTTP after all (RFC 9110 §7.8: the server MAY ignore Upgrade).
+    this.#backToHttp();
+    this.#serve(head, EMPTY);
+    this.#pump();
+  }
+
+  #decide(handler: ProtocolHandler, head: RequestHead, offered: string): Promise<HandshakeDecision> {
+    if (!handler.handshake) return Promise.resolve({ action: 'accept' });
+    const { limits } = this.#services;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new HandshakeTimeout()), limits.handshakeTimeoutMs);
+      timer.unref();
+      Promise.resolve()
+        .then(() => handler.handshake!({ request: head, offered, fiveTuple: this.#record.fiveTuple, limits }))
+        .then(resolve, reject)
+        .finally(() => clearTimeout(timer));
+    });
+  }
+
+  #backToHttp(): void {
+    this.#busy = false;
+    this.#record.transition(ConnectionState.Http);
+    this.#reportState('switching', 'http');
+  }
+
+  #reportState(from: ConnectionState, to: ConnectionState): void {
+    if (this.#services.events.active) this.#services.events.report({ type: 'state', id: this.#record.id, fiveTuple: this.#record.key, from, to });
+  }
+
+  #internalError(head: RequestHead, error: unknown): void {
+    this.#services.events.report({ type: 'error', id: this.#record.id, fiveTuple: this.#record.key, code: 'ERR_ROUTE_HANDLER', message: errorMessage(error) });
+    this.#respond(head, { status: 500, body: '500 Internal Server Error\n' }, true);
+  }
+
+  /** A peer's protocol error: answer once with its status, then close (RFC 9112 §9.6 — framing is now unknown). */
+  #fail(error: ProtocolError): void {
+    this.#services.events.report({ type: 'error', id: this.#record.id, fiveTuple: this.#record.key, code: error.code, message: error.message });
+    this.#respond(undefined, { status: error.status, headers: error.headers, body: `${error.status} ${reasonPhrase(error.status)}\n${error.message}\n` }, true, error.code);
+  }
+
+  /** Write one response; then either start on the next request or close. */
+  #respond(head: RequestHead | undefined, response: HttpResponse, forceClose = false, reason?: string): void {
+    if (this.#detached || this.#socket.destroyed) return;
+    const close = forceClose || head === undefined || !head.keepAlive || this.#services.isShuttingDown();
+    const status = response.status;
+    const body = response.body === undefined ? EMPTY : typeof response.body === 'string' ? Buffer.from(response.body) : response.body;
+    const headers: Array<readonly [string, string]> = [['Date', httpDate()]];
+    // RFC 9110 §8.6: no Content-Length in 1xx and 204; a HEAD response carries the GET's length.
+    if (status !== 204 && status >= 200) headers.push(['Content-Length', String(body.length)]);
+    if (body.length > 0 && !response.headers?.some(([n]) => n.toLowerCase() === 'content-type')) headers.push(['Content-Type', 'text/plain; charset=utf-8']);
+    if (response.headers) headers.push(...response.headers);
+    if (close) headers.push(['Connection', 'close']);
+    else if (head!.version === '1.0') headers.push(['Connection', 'keep-alive']);
+    const encodedHead = encodeResponseHead({ status, headers });
+    const withBody = head?.method !== 'HEAD' && status !== 204 && status !== 304 && body.length > 0;
+    if (!withBody) this.#socket.write(encodedHead);
+    else if (body.length <= 16 * 1024) this.#socket.write(Buffer.concat([encodedHead, body]));
+    else { this.#socket.cork(); this.#socket.write(encodedHead); this.#socket.write(body); this.#socket.uncork(); }
+    const { events } = this.#services;
+    if (events.active) events.report({ type: 'response', id: this.#record.id, fiveTuple: this.#record.key, status, bytes: body.length });
+    this.#head = undefined;
+    if (close) {
+      this.#close('server', reason ?? (status >= 400 ? `answered ${status} and closed` : 'response sent with Connection: close'));
+      return;
+    }
+    this.#parser.resume();
+    this.#arm(this.#parser.bufferedBytes > 0 ? 'headers' : 'idle');
+  }
+
+  /** Half-close our side and drain briefly, so the peer reads our last response instead of a reset. */
+  #close(by: 'client' | 'server', reason: string): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#busy = false;
+    this.#disarm();
+    this.#record.noteClose(by, reason);
+    this.#socket.end();
+    this.#socket.resume();
+    const linger = setTimeout(() => this.#socket.destroy(), LINGER_MS);
+    linger.unref();
+    this.#socket.once('close', () => clearTimeout(linger));
+  }
+
+  #arm(kind: TimerKind): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    const { limits } = this.#services;
+    const ms = kind === 'idle' ? limits.keepAliveTimeoutMs : limits.headersTimeoutMs;
+    this.#timerKind = kind;
+    this.#timer = setTimeout(() => this.#expire(kind), ms);
+    this.#timer.unref();
+  }
+
+  #disarm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerKind = undefined;
+  }
+
+  #expire(kind: TimerKind): void {
+    this.#timer = undefined;
+    this.#timerKind = undefined;
+    if (this.#detached || this.#closing) return;
+    if (kind === 'idle' && this.#parser.bufferedBytes === 0 && this.#head === undefined) {
+      this.#close('server', 'keep-alive timeout');
+      return;
+    }
+    // RFC 9110 §15.5.9: 408 for a request that did not complete in time (slowloris, stalled body).
+    const what = kind === 'body' ? 'request content' : 'request header section';
+    this.#fail(new ProtocolError('ERR_REQUEST_TIMEOUT', `the ${what} did not arrive within ${this.#services.limits.headersTimeoutMs} ms`, { status: 408 }));
+  }
+
+  /** Stop speaking HTTP on this socket: listeners and timers go, so the next owner starts clean. */
+  #detach(): void {
+    this.#detached = true;
+    this.#disarm();
+    this.#socket.pause();
+    this.#socket.off('data', this.#onData);
+    this.#socket.off('end', this.#onEnd);
+    this.#socket.off('drain', this.#onDrain);
+  }
+}
+
+class HandshakeTimeout extends Error {}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+let cachedDate = '';
+let cachedDateSecond = -1;
+/** The Date field (RFC 9110 §6.6.1), formatted once per second rather than once per response. */
+export function httpDate(now = Date.now()): string {
+  const second = Math.floor(now / 1000);
+  if (second !== cachedDateSecond) {
+    cachedDateSecond = second;
+    cachedDate = new Date(second * 1000).toUTCString();
+  }
+  return cachedDate;
+}

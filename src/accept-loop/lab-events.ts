@@ -1,0 +1,37 @@
+import { EventEmitter } from 'node:events';
+import type { ConnectionState } from './connection-state.js';
+
+/**
+ * What the loop reports, one object per happening, for `--trace`, the dashboard's timeline and tests.
+ * Every event that concerns a connection carries its id and its 5-tuple as `ss -tn` would print it.
+ */
+export type LabEvent =
+  | { type: 'listen'; time: number; address: string; port: number }
+  | { type: 'accept'; time: number; id: number; fiveTuple: string; live: number }
+  | { type: 'refuse'; time: number; fiveTuple: string; reason: string }
+  | { type: 'request'; time: number; id: number; fiveTuple: string; method: string; target: string; version: string; upgrade?: string }
+  | { type: 'response'; time: number; id: number; fiveTuple: string; status: number; bytes: number }
+  | { type: 'upgrade'; time: number; id: number; fiveTuple: string; protocol: string; headBytes: number }
+  | { type: 'protocol'; time: number; id: number; fiveTuple: string; protocol: string; kind: string; detail: string; direction?: 'in' | 'out' }
+  | { type: 'state'; time: number; id: number; fiveTuple: string; from: ConnectionState; to: ConnectionState }
+  | { type: 'close'; time: number; id: number; fiveTuple: string; closedBy: string; reason: string; bytesIn: number; bytesOut: number }
+  | { type: 'error'; time: number; id?: number; fiveTuple?: string; code: string; message: string }
+  | { type: 'shutdown'; time: number; phase: string; live: number };
+
+type Without<T, K extends keyof any> = T extends unknown ? Omit<T, K> : never;
+export type LabEventInput = Without<LabEvent, 'time'>;
+
+/** A typed emitter with a cheap "is anyone listening" check, so the hot path builds no event objects for nobody. */
+export class LabEvents extends EventEmitter {
+  get active(): boolean { return this.listenerCount('event') > 0; }
+
+  report(event: LabEventInput): void {
+    if (this.listenerCount('event') === 0) return;
+    this.emit('event', { ...event, time: Date.now() } as LabEvent);
+  }
+
+  subscribe(listener: (event: LabEvent) => void): () => void {
+    this.on('event', listener);
+    return () => this.off('event', listener);
+  }
+}

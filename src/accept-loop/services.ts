@@ -1,0 +1,19 @@
+import type { Limits } from '../limits.js';
+import type { Registry } from '../registry/registry.js';
+import type { Router } from '../server/router.js';
+import type { ConnectionRecord, ConnectionTable } from './connection-table.js';
+import type { LabEvents } from './lab-events.js';
+
+/** What a connection needs from the server that accepted it; one shared object, not per-connection copies. */
+export interface ConnectionServices {
+  readonly limits: Limits;
+  readonly registry: Registry;
+  readonly router: Router;
+  readonly table: ConnectionTable;
+  readonly events: LabEvents;
+  /** Aborted when graceful shutdown begins; upgraded handlers see it as `ctx.signal`. */
+  readonly shutdownSignal: AbortSignal;
+  isShuttingDown(): boolean;
+  /** Register what to call for this connection on shutdown; returns the way to unregister it. */
+  onShutdown(record: ConnectionRecord, shutdown: () => void): void;
+}

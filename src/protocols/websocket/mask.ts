@@ -1,0 +1,60 @@
+import { randomFillSync } from 'node:crypto';
+
+/**
+ * Payload masking (RFC 6455 §5.3): byte i of the payload is XORed with byte (i mod 4) of the frame's
+ * 4-byte masking key. Masking and unmasking are the same operation.
+ *
+ * How this works: a payload that arrives in pieces is unmasked piece by piece, so each call takes the
+ * `offset` of its first byte within the frame's payload (only `offset mod 4` matters). Short inputs go
+ * byte by byte. Longer ones go byte by byte up to the first 4-byte-aligned address, then a whole word at
+ * a time through a Uint32Array view (which requires alignment) with the key rotated to match the phase
+ * at that point, then byte by byte for the last 0-3 bytes. The key word is assembled in a scratch buffer
+ * and read back through a Uint32Array, so it is in the platform's byte order, the same as the payload
+ * words it is XORed with.
+ */
+
+const WORD_MIN_BYTES = 32;
+const keyBytes = new Uint8Array(4);
+const keyWord = new Uint32Array(keyBytes.buffer);
+
+/** XORs `data` in place with `mask`, as bytes starting at position `offset` of the masked payload. */
+export function unmaskInPlace(data: Uint8Array, mask: Uint8Array, offset = 0): void {
+  const length = data.length;
+  const phase = offset & 3;
+  let i = 0;
+  if (length >= WORD_MIN_BYTES) {
+    const lead = (4 - (data.byteOffset & 3)) & 3;
+    for (; i < lead; i++) data[i]! ^= mask[(phase + i) & 3]!;
+    const p = (phase + i) & 3;
+    keyBytes[0] = mask[p]!;
+    keyBytes[1] = mask[(p + 1) & 3]!;
+    keyBytes[2] = mask[(p + 2) & 3]!;
+    keyBytes[3] = mask[(p + 3) & 3]!;
+    const key = keyWord[0]!;
+    const wordCount = (length - i) >>> 2;
+    const words = new Uint32Array(data.buffer, data.byteOffset + i, wordCount);
+    for (let w = 0; w < wordCount; w++) words[w]! ^= key;
+    i += wordCount * 4;
+  }
+  for (; i < length; i++) data[i]! ^= mask[(phase + i) & 3]!;
+}
+
+/**
+ * The default source of client masking keys. RFC 6455 §5.3: the key "MUST be derived from a strong
+ * source of entropy" and unpredictable per frame, so it comes from the CSPRNG; filling a pool and
+ * handing out 4-byte slices avoids a system call per frame (ws does the same). The slice is only valid
+ * until the next call: `encodeFrame` copies it into the header at once.
+ */
+export function createMaskSource(poolBytes = 4096): () => Uint8Array {
+  const pool = new Uint8Array(poolBytes - (poolBytes % 4) || 4);
+  let next = pool.length;
+  return () => {
+    if (next === pool.length) {
+      randomFillSync(pool);
+      next = 0;
+    }
+    const key = pool.subarray(next, next + 4);
+    next += 4;
+    return key;
+  };
+}

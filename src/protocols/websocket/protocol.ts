@@ -1,0 +1,398 @@
+import { Buffer } from 'node:buffer';
+import { ProtocolError, UsageError } from '../../errors.js';
+import { DEFAULT_LIMITS } from '../../limits.js';
+import { CloseCode, isValidCloseCode } from './close-codes.js';
+import { WebSocketErrorCode as Err } from './error-codes.js';
+import {
+  FrameDecoder,
+  MAX_CONTROL_PAYLOAD_BYTES,
+  Opcode,
+  encodeFrame,
+  isControlOpcode,
+  type FrameHeader,
+  type Role,
+} from './frame-codec.js';
+import { createMaskSource } from './mask.js';
+import { Utf8Validator, isValidUtf8 } from './utf8.js';
+
+/**
+ * One WebSocket connection after the 101, sans-IO (like wsproto's `Connection`): bytes in through
+ * `receive`, events out of `next`, and encoders that return the bytes to write.
+ *
+ * How this works: a FrameDecoder turns bytes into header / payload / frame-end events; this class runs
+ * the message rules over them. Data frames are collected into messages (payload pieces kept as zero-copy
+ * views and joined once at FIN, or not at all when the message arrived as one piece); text is validated
+ * piece by piece as it arrives, so invalid UTF-8 is reported before the rest of the fragment is even
+ * received. Control frames may arrive between fragments and come out as soon as they end. The size cap is
+ * applied to the whole message at each frame header (bytes so far + the new frame's declared length).
+ *
+ * Closing (§7): `state` is 'open' until a Close frame is sent or received, 'closing' while only one side
+ * has, and 'closed' once both have (or the byte stream ended). On a `close` event the application should
+ * answer with `close()` (§5.5.1: "the endpoint MUST send a Close frame in response"), typically echoing
+ * the code. Anything received after a Close frame is ignored (§5.5.1: the peer "MUST NOT send any more
+ * data frames"). On an `error` event the application fails the connection (§7.1.7): sends
+ * `close(error.closeCode)` unless the code is 1006, then closes TCP. Errors are sticky.
+ *
+ * The encoders throw UsageError for local misuse (sending after close, bad codes, oversized control
+ * payloads); they never depend on what the peer sent.
+ */
+
+export type WebSocketEvent =
+  | { readonly type: 'text'; readonly text: string }
+  | { readonly type: 'binary'; readonly data: Uint8Array }
+  | { readonly type: 'ping'; readonly data: Uint8Array }
+  | { readonly type: 'pong'; readonly data: Uint8Array }
+  /** `code` is 1005 when the Close frame carried none (§7.1.5). */
+  | { readonly type: 'close'; readonly code: number; readonly reason: string }
+  | { readonly type: 'need-data' }
+  /** `error.closeCode` is the code to close with (1006: the stream ended, send nothing). */
+  | { readonly type: 'error'; readonly error: ProtocolError };
+
+export type ConnectionState = 'open' | 'closing' | 'closed';
+
+export interface WebSocketProtocolOptions {
+  readonly role: Role;
+  /** Largest message, all fragments together, inclusive; over it → 1009. Defaults to the limits' 16 MiB. */
+  readonly maxMessageBytes?: number;
+  /** Source of 4-byte masking keys for a client (§5.3); injectable so tests are deterministic. */
+  readonly randomMask?: () => Uint8Array;
+}
+
+const NEED_DATA: WebSocketEvent = Object.freeze({ type: 'need-data' });
+const EMPTY = new Uint8Array(0);
+/** §5.5: a Close payload is a 2-byte code plus the reason, within a control frame's 125 bytes. */
+const MAX_CLOSE_REASON_BYTES = MAX_CONTROL_PAYLOAD_BYTES - 2;
+
+type MessageKind = typeof Opcode.Text | typeof Opcode.Binary;
+
+export class WebSocketProtocol {
+  readonly #decoder: FrameDecoder;
+  readonly #maxMessageBytes: number;
+  readonly #randomMask: (() => Uint8Array) | undefined;
+
+  // The frame being received.
+  #controlOpcode: number | undefined; // set while a control frame's payload is arriving
+  #frameFin = false;
+  #controlPieces: Uint8Array[] = [];
+  #controlBytes = 0;
+
+  // The message being received.
+  #messageKind: MessageKind | undefined;
+  #messageBytes = 0; // declared lengths of its frames so far
+  #messagePieces: Uint8Array[] = [];
+  readonly #utf8 = new Utf8Validator();
+
+  // The message being sent with sendFragment().
+  #sendingKind: MessageKind | undefined;
+  readonly #sendUtf8 = new Utf8Validator();
+
+  #closeSent = false;
+  #closeReceived = false;
+  #closeInitiator: 'local' | 'remote' | undefined;
+  #ended = false;
+  #error: WebSocketEvent | undefined;
+
+  constructor(options: WebSocketProtocolOptions) {
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_LIMITS.webSocketMaxMessageBytes;
+    if (!Number.isSafeInteger(this.#maxMessageBytes) || this.#maxMessageBytes < 0) {
+      throw new UsageError('ERR_INVALID_LIMIT', 'maxMessageBytes must be a non-negative integer');
+    }
+    // No single frame can be larger than a message, so the decoder applies the same cap per frame
+    // (rejecting an oversized single frame even before its masking key arrives).
+    this.#decoder = new FrameDecoder({ role: options.role, maxPayloadBytes: this.#maxMessageBytes });
+    // §5.3: a client masks every frame; a server never does (§5.1).
+    this.#randomMask = options.role === 'client' ? (options.randomMask ?? createMaskSource()) : undefined;
+  }
+
+  get state(): ConnectionState {
+    if (this.#ended || (this.#closeSent && this.#closeReceived)) return 'closed';
+    if (this.#closeSent || this.#closeReceived) return 'closing';
+    return 'open';
+  }
+
+  /** Who sent the first Close frame, once one has been sent or received. */
+  get closeInitiator(): 'local' | 'remote' | undefined {
+    return this.#closeInitiator;
+  }
+
+  get closeSent(): boolean {
+    return this.#closeSent;
+  }
+
+  get closeReceived(): boolean {
+    return this.#closeReceived;
+  }
+
+  /** Hands received bytes over (ownership passes: see FrameDecoder). Ignored after a Close or an error. */
+  receive(chunk: Uint8Array): void {
+    if (this.#closeReceived || this.#error !== undefined) return;
+    this.#decoder.receive(chunk);
+  }
+
+  /** The peer ended the byte stream (TCP FIN). */
+  receiveEnd(): void {
+    this.#ended = true;
+  }
+
+  next(): WebSocketEvent {
+    if (this.#error !== undefined) return this.#error;
+    if (this.#closeReceived) return NEED_DATA;
+    for (;;) {
+      const event = this.#decoder.next();
+      switch (event.type) {
+        case 'header': {
+          const error = this.#onHeader(event.header);
+          if (error !== undefined) return error;
+          break;
+        }
+        case 'payload': {
+          const error = this.#onPayload(event.data);
+          if (error !== undefined) return error;
+          break;
+        }
+        case 'frame-end': {
+          const out = this.#onFrameEnd();
+          if (out !== undefined) return out;
+          break;
+        }
+        case 'need-data':
+          if (this.#ended) {
+            // §7.1.5: "If _The WebSocket Connection is Closed_ and no Close control frame was received by
+            // the endpoint ..., _The WebSocket Connection Close Code_ is considered to be 1006."
+            return this.#fail(Err.ConnectionLost, 'the connection ended without a Close frame', CloseCode.AbnormalClosure);
+          }
+          return NEED_DATA;
+        case 'error':
+          return (this.#error = event);
+      }
+    }
+  }
+
+  #onHeader(header: FrameHeader): WebSocketEvent | undefined {
+    const { opcode, payloadLength } = header;
+    this.#frameFin = header.fin;
+    if (isControlOpcode(opcode)) {
+      // §5.4: "Control frames (see Section 5.5) MAY be injected in the middle of a fragmented message."
+      this.#controlOpcode = opcode;
+      this.#controlPieces = [];
+      this.#controlBytes = 0;
+      return undefined;
+    }
+    this.#controlOpcode = undefined;
+    if (opcode === Opcode.Continuation) {
+      // §5.4: fragments after the first carry the continuation opcode; one without a first has no message.
+      if (this.#messageKind === undefined) {
+        return this.#fail(Err.UnexpectedContinuation, 'a continuation frame arrived with no message in progress');
+      }
+    } else {
+      // §5.4: "The fragments of one message MUST NOT be interleaved between the fragments of another
+      // message unless an extension has been negotiated that can interpret the interleaving."
+      if (this.#messageKind !== undefined) {
+        return this.#fail(Err.ExpectedContinuation, 'a new data frame arrived in the middle of a fragmented message');
+      }
+      this.#messageKind = opcode as MessageKind;
+      this.#messageBytes = 0;
+      this.#messagePieces = [];
+      this.#utf8.reset();
+    }
+    // The whole-message cap, decided at the header from what the fragments so far declared, so it holds
+    // however the message is fragmented; §7.4.1 1009.
+    if (payloadLength > this.#maxMessageBytes - this.#messageBytes) {
+      return this.#fail(
+        Err.MessageTooBig,
+        `message of at least ${this.#messageBytes + payloadLength} bytes exceeds the limit of ${this.#maxMessageBytes}`,
+        CloseCode.MessageTooBig,
+      );
+    }
+    this.#messageBytes += payloadLength;
+    return undefined;
+  }
+
+  #onPayload(data: Uint8Array): WebSocketEvent | undefined {
+    if (this.#controlOpcode !== undefined) {
+      this.#controlPieces.push(data);
+      this.#controlBytes += data.length;
+      return undefined;
+    }
+    // §8.1: invalid UTF-8 in a text message fails the connection; checked per piece so it fails fast.
+    if (this.#messageKind === Opcode.Text && !this.#utf8.write(data)) {
+      return this.#fail(
+        Err.InvalidUtf8,
+        `invalid UTF-8 at byte ${this.#utf8.offset} of a text message`,
+        CloseCode.InvalidPayload,
+      );
+    }
+    this.#messagePieces.push(data);
+    return undefined;
+  }
+
+  #onFrameEnd(): WebSocketEvent | undefined {
+    const controlOpcode = this.#controlOpcode;
+    if (controlOpcode !== undefined) {
+      this.#controlOpcode = undefined;
+      const data = join(this.#controlPieces, this.#controlBytes);
+      this.#controlPieces = [];
+      if (controlOpcode === Opcode.Ping) return { type: 'ping', data };
+      if (controlOpcode === Opcode.Pong) return { type: 'pong', data };
+      return this.#onClose(data);
+    }
+    if (!this.#frameFin) return undefined;
+    const kind = this.#messageKind;
+    const data = join(this.#messagePieces, this.#messageBytes);
+    this.#messageKind = undefined;
+    this.#messagePieces = [];
+    if (kind === Opcode.Binary) return { type: 'binary', data };
+    // A message that ends inside a character is invalid too (§8.1).
+    if (!this.#utf8.complete) {
+      return this.#fail(Err.InvalidUtf8, 'a text message ends in the middle of a UTF-8 sequence', CloseCode.InvalidPayload);
+    }
+    return { type: 'text', text: decodeUtf8(data) };
+  }
+
+  #onClose(payload: Uint8Array): WebSocketEvent {
+    let code: number = CloseCode.NoStatusReceived;
+    let reason = '';
+    if (payload.length === 1) {
+      // §5.5.1: "If there is a body, the first two bytes of the body MUST be a 2-byte unsigned integer".
+      return this.#fail(Err.ClosePayloadLength, 'a Close frame has a 1-byte payload');
+    }
+    if (payload.length >= 2) {
+      code = (payload[0]! << 8) | payload[1]!;
+      if (!isValidCloseCode(code)) return this.#fail(Err.InvalidCloseCode, `invalid close code ${code}`);
+      const reasonBytes = payload.subarray(2);
+      // §5.5.1: the reason's "data MUST be UTF-8-encoded"; §8.1 makes a violation 1007.
+      if (!isValidUtf8(reasonBytes)) {
+        return this.#fail(Err.InvalidCloseReason, 'the close reason is not valid UTF-8', CloseCode.InvalidPayload);
+      }
+      reason = decodeUtf8(reasonBytes);
+    }
+    this.#closeReceived = true;
+    this.#closeInitiator ??= 'remote';
+    return { type: 'close', code, reason };
+  }
+
+  #fail(code: string, message: string, closeCode: number = CloseCode.ProtocolError): WebSocketEvent {
+    this.#error = Object.freeze({ type: 'error', error: new ProtocolError(code, message, { closeCode }) });
+    this.#messagePieces = [];
+    this.#controlPieces = [];
+    return this.#error;
+  }
+
+  // --- Encoders -------------------------------------------------------------------------------------
+
+  /** A whole text message. */
+  sendText(text: string): Uint8Array[] {
+    this.#checkCanSendMessage();
+    return this.#frame(Opcode.Text, Buffer.from(text, 'utf8'), true);
+  }
+
+  /** A whole binary message. For a large unmasked one the last buffer is `data` itself, not a copy. */
+  sendBinary(data: Uint8Array): Uint8Array[] {
+    this.#checkCanSendMessage();
+    return this.#frame(Opcode.Binary, data, true);
+  }
+
+  /**
+   * One fragment of a message (§5.4): the first call picks the kind, later ones must repeat it, `fin`
+   * ends the message. Text fragments are raw UTF-8 bytes, so a character may be split between them;
+   * the concatenation must be valid UTF-8 (checked, UsageError otherwise). Pings and pongs may be sent
+   * between fragments; whole messages may not.
+   */
+  sendFragment(kind: 'text' | 'binary', data: Uint8Array, fin: boolean): Uint8Array[] {
+    this.#checkOpen();
+    const opcode = kind === 'text' ? Opcode.Text : Opcode.Binary;
+    if (this.#sendingKind !== undefined && this.#sendingKind !== opcode) {
+      throw new UsageError('ERR_FRAGMENT_KIND', `a ${kind} fragment cannot continue a message of the other kind`);
+    }
+    if (opcode === Opcode.Text) {
+      if (this.#sendingKind === undefined) this.#sendUtf8.reset();
+      if (!this.#sendUtf8.write(data) || (fin && !this.#sendUtf8.complete)) {
+        throw new UsageError('ERR_INVALID_UTF8', 'text fragments must form valid UTF-8');
+      }
+    }
+    const frameOpcode = this.#sendingKind === undefined ? opcode : Opcode.Continuation;
+    this.#sendingKind = fin ? undefined : opcode;
+    return this.#frame(frameOpcode, data, fin);
+  }
+
+  ping(data: Uint8Array = EMPTY): Uint8Array[] {
+    this.#checkOpen();
+    this.#checkControlPayload(data);
+    return this.#frame(Opcode.Ping, data, true);
+  }
+
+  pong(data: Uint8Array = EMPTY): Uint8Array[] {
+    this.#checkOpen();
+    this.#checkControlPayload(data);
+    return this.#frame(Opcode.Pong, data, true);
+  }
+
+  /**
+   * The Close frame (§5.5.1). Without a code the payload is empty (the peer will report 1005); a reason
+   * needs a code. Codes 1005, 1006 and 1015 are never sent (§7.4.1).
+   */
+  close(code?: number, reason = ''): Uint8Array[] {
+    this.#checkOpen();
+    let payload = EMPTY;
+    if (code === undefined) {
+      if (reason !== '') throw new UsageError('ERR_CLOSE_REASON_WITHOUT_CODE', 'a close reason needs a close code');
+    } else {
+      if (!isValidCloseCode(code)) throw new UsageError('ERR_INVALID_CLOSE_CODE', `close code ${code} may not be sent`);
+      const reasonBytes = Buffer.from(reason, 'utf8');
+      if (reasonBytes.length > MAX_CLOSE_REASON_BYTES) {
+        throw new UsageError('ERR_CLOSE_REASON_TOO_LONG', `a close reason is at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8`);
+      }
+      payload = Buffer.allocUnsafe(2 + reasonBytes.length);
+      payload[0] = code >>> 8;
+      payload[1] = code & 0xff;
+      payload.set(reasonBytes, 2);
+    }
+    const frames = this.#frame(Opcode.Close, payload, true);
+    this.#closeSent = true;
+    this.#closeInitiator ??= 'local';
+    return frames;
+  }
+
+  #frame(opcode: Opcode, payload: Uint8Array, fin: boolean): Uint8Array[] {
+    const mask = this.#randomMask?.();
+    return encodeFrame(mask === undefined ? { opcode, payload, fin } : { opcode, payload, fin, mask });
+  }
+
+  #checkOpen(): void {
+    // §5.5.1: "After sending a Close frame, the endpoint MUST NOT send any more data frames." We send
+    // nothing at all after it: there is nothing a ping or pong could still achieve.
+    if (this.#closeSent) throw new UsageError('ERR_CLOSE_SENT', 'a Close frame was already sent');
+  }
+
+  #checkCanSendMessage(): void {
+    this.#checkOpen();
+    // §5.4: a message's fragments must not be interleaved with another message's.
+    if (this.#sendingKind !== undefined) {
+      throw new UsageError('ERR_FRAGMENT_IN_PROGRESS', 'finish the fragmented message first');
+    }
+  }
+
+  #checkControlPayload(data: Uint8Array): void {
+    if (data.length > MAX_CONTROL_PAYLOAD_BYTES) {
+      throw new UsageError('ERR_CONTROL_PAYLOAD_TOO_LONG', 'a ping or pong payload is at most 125 bytes');
+    }
+  }
+}
+
+/** The pieces as one Uint8Array: the piece itself when there is one (the zero-copy path), else one copy. */
+function join(pieces: readonly Uint8Array[], total: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0]!;
+  if (pieces.length === 0) return new Uint8Array(0);
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
+}
+
+/** Already-validated UTF-8 to a string. Buffer's decoder, unlike TextDecoder's default, keeps a leading BOM. */
+function decodeUtf8(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}

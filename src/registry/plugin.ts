@@ -1,0 +1,75 @@
+import type { Duplex } from 'node:stream';
+import type { FiveTuple } from '../accept-loop/five-tuple.js';
+import type { Field, RequestHead } from '../http/request-head.js';
+import type { Limits } from '../limits.js';
+
+/**
+ * The contract between the accept loop and an Upgrade protocol. It is deliberately small:
+ *
+ * 1. `handshake(ctx)` — the request is complete (its body, if any, was read: RFC 9110 §7.8) and the
+ *    client offered this handler's token. Return `accept` (with extra 101 headers and any state to carry
+ *    over), `decline` (the loop tries the client's next offered token, then serves plain HTTP), or
+ *    `reject` (the loop answers with that status and closes). Omit it to always accept. Throwing or
+ *    rejecting makes the loop answer 500 and close: a buggy plugin costs its own request, nothing more.
+ * 2. The loop writes `101 Switching Protocols` with `Connection: Upgrade` and `Upgrade: <token>`, stops
+ *    parsing HTTP, removes its listeners and timers, and calls `takeover(ctx)`. From then on the handler
+ *    owns `ctx.socket` (paused: resume it or attach a 'data' listener). `ctx.head` holds every byte the
+ *    client sent after the request — already part of the new protocol, often its first message.
+ * 3. When the promise returned by `takeover` settles (or it throws), the loop destroys the socket if it is
+ *    still open, so a handler cannot leak sockets. `ctx.signal` aborts when the server shuts down: say
+ *    goodbye in the protocol's own terms (WebSocket sends 1001) and end.
+ */
+export interface ProtocolHandler<State = unknown> {
+  /** Upgrade token, `name` or `name/version` (RFC 9110 §7.8), e.g. `websocket`, `TLS/1.0`, `lab-chat/1`. */
+  readonly token: string;
+  /** One line for `/protocols` and the dashboard. */
+  readonly description?: string;
+  handshake?(ctx: HandshakeContext): HandshakeDecision<State> | Promise<HandshakeDecision<State>>;
+  takeover(ctx: TakeoverContext<State>): void | Promise<void>;
+  /** Called once when the handler is unregistered or the server closes: release shared resources. */
+  close?(): void | Promise<void>;
+}
+
+export interface HandshakeContext {
+  readonly request: RequestHead;
+  /** The client's offer that matched this handler, exactly as sent (e.g. `WebSocket` or `lab-chat/1`). */
+  readonly offered: string;
+  readonly fiveTuple: FiveTuple;
+  readonly limits: Limits;
+}
+
+export type HandshakeDecision<State = unknown> =
+  | { readonly action: 'accept'; readonly headers?: readonly Field[]; readonly state?: State }
+  | { readonly action: 'decline' }
+  | { readonly action: 'reject'; readonly status: number; readonly headers?: readonly Field[]; readonly body?: string };
+
+export interface TakeoverContext<State = unknown> {
+  readonly request: RequestHead;
+  /** The raw connected socket (or a TLS socket over it after a `TLS/1.0` upgrade), paused. */
+  readonly socket: Duplex;
+  /** Bytes received after the end of the request: the new protocol's first bytes. Possibly empty, never absent. */
+  readonly head: Uint8Array;
+  readonly fiveTuple: FiveTuple;
+  readonly limits: Limits;
+  /** The token written in the 101's `Upgrade` field. */
+  readonly protocol: string;
+  /** Whatever `handshake` returned as `state`. */
+  readonly state: State | undefined;
+  /** Aborted when the server shuts down gracefully. */
+  readonly signal: AbortSignal;
+  /** Report a protocol-level event (frames, messages) to the trace and the dashboard. */
+  readonly emit: (event: ProtocolEvent) => void;
+}
+
+/** Protocol-level happenings for the trace, e.g. `{ kind: 'frame', detail: 'text fin=1 len=5', direction: 'in' }`. */
+export interface ProtocolEvent {
+  readonly kind: string;
+  readonly detail: string;
+  readonly direction?: 'in' | 'out';
+}
+
+export const accept = <State>(headers: readonly Field[] = [], state?: State): HandshakeDecision<State> =>
+  state === undefined ? { action: 'accept', headers } : { action: 'accept', headers, state };
+export const decline = (): HandshakeDecision<never> => ({ action: 'decline' });
+export const reject = (status: number, headers: readonly Field[] = [], body?: string): HandshakeDecision<never> =>
+  body === undefined ? { action: 'reject', status, headers } : { action: 'reject', status, headers, body };

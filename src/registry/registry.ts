@@ -1,0 +1,72 @@
+import { UsageError } from '../errors.js';
+import type { ProtocolHandler } from './plugin.js';
+import { tokenKey, type UpgradeOffer } from './upgrade-offers.js';
+
+export interface RegistryEntry {
+  readonly token: string;
+  readonly description: string;
+}
+
+/**
+ * Upgrade tokens → handlers. Knows no protocol by name and does no I/O; the accept loop asks it which
+ * handlers match the client's offers, in the client's order. A handler registered as `name/version`
+ * matches only that version; one registered as a bare `name` matches the name with any version or none
+ * (it may decline a version it does not speak).
+ */
+export class Registry {
+  #handlers = new Map<string, ProtocolHandler<any>>();
+  #listeners = new Set<(change: 'register' | 'unregister', token: string) => void>();
+
+  register(handler: ProtocolHandler<any>): this {
+    const key = tokenKey(handler.token);
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+)?$/.test(handler.token)) {
+      throw new UsageError('ERR_BAD_TOKEN', `"${handler.token}" is not an Upgrade token (name or name/version)`);
+    }
+    if (this.#handlers.has(key)) {
+      throw new UsageError('ERR_DUPLICATE_TOKEN', `a handler for "${handler.token}" is already registered`);
+    }
+    this.#handlers.set(key, handler);
+    for (const listener of this.#listeners) listener('register', handler.token);
+    return this;
+  }
+
+  /** Removes the handler and calls its `close` hook; connections it already owns keep running. */
+  async unregister(token: string): Promise<boolean> {
+    const key = tokenKey(token);
+    const handler = this.#handlers.get(key);
+    if (!handler) return false;
+    this.#handlers.delete(key);
+    for (const listener of this.#listeners) listener('unregister', handler.token);
+    await handler.close?.();
+    return true;
+  }
+
+  get(token: string): ProtocolHandler<any> | undefined {
+    return this.#handlers.get(tokenKey(token));
+  }
+
+  has(token: string): boolean { return this.#handlers.has(tokenKey(token)); }
+
+  list(): RegistryEntry[] {
+    return [...this.#handlers.values()].map((h) => ({ token: h.token, description: h.description ?? '' }));
+  }
+
+  /** Handlers for the client's offers, in the client's order; offers nobody handles are skipped. */
+  resolve(offers: readonly UpgradeOffer[]): Array<{ offer: UpgradeOffer; handler: ProtocolHandler<any> }> {
+    const matches: Array<{ offer: UpgradeOffer; handler: ProtocolHandler<any> }> = [];
+    for (const offer of offers) {
+      const handler = this.#handlers.get(tokenKey(offer.token)) ?? this.#handlers.get(tokenKey(offer.name));
+      if (handler && !matches.some((m) => m.handler === handler)) matches.push({ offer, handler });
+    }
+    return matches;
+  }
+
+  onChange(listener: (change: 'register' | 'unregister', token: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.allSettled([...this.#handlers.values()].map(async (h) => h.close?.()));
+  }
+}

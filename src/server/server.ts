@@ -1,0 +1,172 @@
+/**
+ * The switchyard server: one listening socket, an explicit accept loop, a connection table keyed by the
+ * 5-tuple, plain HTTP routes and an Upgrade registry, all on one port.
+ *
+ *   listen()  → the kernel queues completed TCP handshakes on the listening socket (the backlog)
+ *   accept()  → each yields a NEW connected socket; the listening one never carries data
+ *   admit()   → row in the table (before any async work), then HTTP/1.1 on the socket
+ *   101       → a protocol handler from the registry owns the socket from here on
+ */
+import type { Socket } from 'node:net';
+import { ConnectionState } from '../accept-loop/connection-state.js';
+import { type ConnectionRecord, ConnectionTable } from '../accept-loop/connection-table.js';
+import { fiveTupleOf, formatFiveTuple } from '../accept-loop/five-tuple.js';
+import { HttpConnection } from '../accept-loop/http-connection.js';
+import { LabEvents } from '../accept-loop/lab-events.js';
+import { Listener } from '../accept-loop/listener.js';
+import type { ConnectionServices } from '../accept-loop/services.js';
+import { type Limits, resolveLimits } from '../limits.js';
+import type { ProtocolHandler } from '../registry/plugin.js';
+import { Registry } from '../registry/registry.js';
+import { installBuiltinRoutes } from './builtin-routes.js';
+import { Router } from './router.js';
+
+export interface ServerOptions {
+  /** Default `127.0.0.1`: a lab should not be reachable from the network unless asked. */
+  host?: string;
+  /** Default 0: the kernel picks a free port, reported by `server.port`. */
+  port?: number;
+  backlog?: number;
+  limits?: Partial<Limits>;
+  /** Handlers registered at start. */
+  protocols?: readonly ProtocolHandler<any>[];
+  /** Serve `/healthz`, `/protocols` and `/connections` (default true). */
+  builtinRoutes?: boolean;
+}
+
+export class SwitchyardServer {
+  readonly limits: Limits;
+  readonly registry = new Registry();
+  readonly router = new Router();
+  readonly table = new ConnectionTable();
+  readonly events = new LabEvents();
+  readonly #listener: Listener;
+  readonly #shutdown = new AbortController();
+  readonly #live = new Map<ConnectionRecord, { socket: Socket; shutdown?: () => void }>();
+  readonly #services: ConnectionServices;
+  #loop: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(listener: Listener, limits: Limits) {
+    this.#listener = listener;
+    this.limits = limits;
+    const live = this.#live;
+    this.#services = {
+      limits,
+      registry: this.registry,
+      router: this.router,
+      table: this.table,
+      events: this.events,
+      shutdownSignal: this.#shutdown.signal,
+      isShuttingDown: () => this.#shutdown.signal.aborted,
+      onShutdown(record, shutdown) {
+        const entry = live.get(record);
+        if (entry) entry.shutdown = shutdown;
+      },
+    };
+  }
+
+  /** Listen, then start the accept loop. Rejects with the system error if the port cannot be bound. */
+  static async start(options: ServerOptions = {}): Promise<SwitchyardServer> {
+    const limits = resolveLimits(options.limits);
+    let server: SwitchyardServer | undefined;
+    const listener = await Listener.listen(
+      { host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) },
+      (error) => server?.events.report({ type: 'error', code: error.code ?? 'ERR_ACCEPT', message: `accept failed: ${error.message}` }),
+    );
+    server = new SwitchyardServer(listener, limits);
+    for (const handler of options.protocols ?? []) server.registry.register(handler);
+    if (options.builtinRoutes !== false) installBuiltinRoutes(server.router, server.registry, server.table);
+    server.#loop = server.#acceptLoop();
+    return server;
+  }
+
+  get host(): string { return this.#listener.address.address; }
+  get port(): number { return this.#listener.address.port; }
+  get url(): string {
+    const host = this.host.includes(':') ? `[${this.host}]` : this.host;
+    return `http://${host}:${this.port}/`;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    const { address, port } = this.#listener.address;
+    this.events.report({ type: 'listen', address, port });
+    for await (const socket of this.#listener) this.#admit(socket);
+  }
+
+  #admit(socket: Socket): void {
+    const fiveTuple = fiveTupleOf(socket);
+    const { maxConnections, maxConnectionsPerAddress } = this.limits;
+    const overGlobal = this.table.size >= maxConnections;
+    const overAddress = maxConnectionsPerAddress > 0 && this.table.countFrom(fiveTuple.remoteAddress) >= maxConnectionsPerAddress;
+    if (overGlobal || overAddress || this.#shutdown.signal.aborted) {
+      const reason = this.#shutdown.signal.aborted ? 'shutting down' : overGlobal ? `maxConnections (${maxConnections}) reached` : `maxConnectionsPerAddress (${maxConnectionsPerAddress}) reached`;
+      this.events.report({ type: 'refuse', fiveTuple: formatFiveTuple(fiveTuple), reason });
+      refuse(socket, reason);
+      return;
+    }
+    // The row goes in before anything asynchronous happens, so /connections never misses a live socket.
+    const record = this.table.add(fiveTuple, socket);
+    this.#live.set(record, { socket });
+    this.events.report({ type: 'accept', id: record.id, fiveTuple: record.key, live: this.table.size });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      record.noteClose('client', error.code === 'ECONNRESET' ? 'connection reset by peer' : `socket error: ${error.message}`);
+    });
+    socket.once('close', () => {
+      record.markClosed(Date.now());
+      this.table.remove(record);
+      this.#live.delete(record);
+      this.events.report({
+        type: 'close', id: record.id, fiveTuple: record.key, closedBy: record.closedBy ?? 'client',
+        reason: record.closeReason ?? '', bytesIn: record.bytesIn, bytesOut: record.bytesOut,
+      });
+    });
+    record.transition(ConnectionState.Http);
+    const connection = new HttpConnection(socket, socket, record, this.#services);
+    this.#services.onShutdown(record, () => connection.shutdown());
+    connection.start();
+  }
+
+  /**
+   * Graceful shutdown: stop accepting; idle HTTP connections close now and busy ones after their current
+   * response; upgraded handlers see `signal` abort and say goodbye in their protocol. Whatever is still
+   * open after `shutdownTimeoutMs` is destroyed and logged. Resolves when every connection is gone.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.events.report({ type: 'shutdown', phase: 'stop accepting', live: this.table.size });
+    const listenerClosed = this.#listener.close();
+    this.#shutdown.abort();
+    for (const entry of this.#live.values()) entry.shutdown?.();
+    const deadline = Date.now() + this.limits.shutdownTimeoutMs;
+    while (this.#live.size > 0 && Date.now() < deadline) await sleep(20);
+    if (this.#live.size > 0) {
+      this.events.report({ type: 'shutdown', phase: 'deadline passed: destroying remaining connections', live: this.#live.size });
+      for (const [record, entry] of this.#live) {
+        record.noteClose('server', 'shutdown deadline passed');
+        entry.socket.destroy();
+      }
+    }
+    await listenerClosed;
+    await this.#loop;
+    await this.registry.closeAll();
+    this.events.report({ type: 'shutdown', phase: 'closed', live: this.table.size });
+  }
+}
+
+/** 503 for a connection over the limit, without reading its request, then close (never a silent hang). */
+function refuse(socket: Socket, reason: string): void {
+  const body = `503 Service Unavailable\n${reason}\n`;
+  socket.on('error', () => {});
+  socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.resume();
+  setTimeout(() => socket.destroy(), 2_000).unref();
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const startServer = (options?: ServerOptions): Promise<SwitchyardServer> => SwitchyardServer.start(options);

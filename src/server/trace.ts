@@ -1,0 +1,28 @@
+import type { LabEvent } from '../accept-loop/lab-events.js';
+
+/**
+ * One readable line per loop event, each with its 5-tuple, for `serve --trace` and the experiments:
+ *
+ *   12:00:01.234 accept   #3 tcp 127.0.0.1:8080 127.0.0.1:53412 (live 2)
+ */
+export function formatTraceLine(event: LabEvent): string {
+  const time = new Date(event.time).toISOString().slice(11, 23);
+  const who = 'id' in event && event.id !== undefined ? `#${event.id} ${'fiveTuple' in event ? event.fiveTuple : ''}` : 'fiveTuple' in event ? event.fiveTuple ?? '' : '';
+  return `${time} ${event.type.padEnd(8)} ${who}${who ? ' ' : ''}${describe(event)}`.trimEnd();
+}
+
+function describe(event: LabEvent): string {
+  switch (event.type) {
+    case 'listen': return `listening on ${event.address}:${event.port} (one passive socket; every accept() makes a new one)`;
+    case 'accept': return `(live ${event.live})`;
+    case 'refuse': return `refused: ${event.reason}`;
+    case 'request': return `${event.method} ${event.target} HTTP/${event.version}${event.upgrade ? ` Upgrade: ${event.upgrade}` : ''}`;
+    case 'response': return `${event.status} (${event.bytes} B body)`;
+    case 'upgrade': return `101 Switching Protocols → ${event.protocol} (${event.headBytes} B arrived with the request)`;
+    case 'protocol': return `${event.protocol} ${event.direction === 'out' ? '→' : event.direction === 'in' ? '←' : '·'} ${event.kind} ${event.detail}`;
+    case 'state': return `${event.from} → ${event.to}`;
+    case 'close': return `closed by ${event.closedBy}: ${event.reason} (in ${event.bytesIn} B, out ${event.bytesOut} B)`;
+    case 'error': return `${event.code}: ${event.message}`;
+    case 'shutdown': return `${event.phase} (live ${event.live})`;
+  }
+}

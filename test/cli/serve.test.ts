@@ -1,0 +1,87 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { RawClient, parseResponses } from '../helpers/raw-client.js';
+
+export const CLI = fileURLToPath(new URL('../../../dist/cli.js', import.meta.url));
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+}
+
+export async function finish(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const [code] = await once(child, 'exit');
+  return { code: code as number | null, stdout, stderr };
+}
+
+/** Wait for the "listening on URL" line and return the port. */
+export async function listeningPort(child: ChildProcessWithoutNullStreams): Promise<number> {
+  let out = '';
+  for await (const chunk of child.stdout) {
+    out += chunk;
+    const match = /listening on http:\/\/[^:]+:(\d+)\//.exec(out);
+    if (match) return Number(match[1]);
+  }
+  throw new Error(`server exited without listening: ${out}`);
+}
+
+describe('switchyard serve (CLI)', () => {
+  it('prints its URL, serves, traces with 5-tuples on stderr, and exits 0 on SIGTERM', async () => {
+    const child = runCli(['serve', '--port', '0', '--trace']);
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const port = await listeningPort(child);
+    const client = await RawClient.open(port);
+    client.write('GET /healthz HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n');
+    assert.equal(parseResponses(await client.waitForEnd())[0]!.status, 200);
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0);
+    assert.match(stderr, new RegExp(`accept +#1 tcp 127\\.0\\.0\\.1:${port} 127\\.0\\.0\\.1:${client.socket.localPort}`));
+    assert.match(stderr, /request +#1 .* GET \/healthz HTTP\/1\.1/);
+    assert.match(stderr, /close +#1 .*closed by server/);
+  });
+
+  it('takes the port from PORT', async () => {
+    const child = runCli(['serve'], { PORT: '0' });
+    const port = await listeningPort(child);
+    assert.ok(port > 0);
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0);
+  });
+
+  it('explains a busy port and exits 1 without a stack trace', async () => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const port = (blocker.address() as { port: number }).port;
+    const result = await finish(runCli(['serve', '--port', String(port)]));
+    blocker.close();
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
+  });
+
+  it('rejects bad flags and ports with exit 2, and prints help', async () => {
+    const bad = await finish(runCli(['serve', '--bogus']));
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /bogus/);
+    const badPort = await finish(runCli(['serve', '--port', '70000']));
+    assert.equal(badPort.code, 2);
+    assert.match(badPort.stderr, /invalid port "70000"/);
+    const unknown = await finish(runCli(['frobnicate']));
+    assert.equal(unknown.code, 2);
+    const help = await finish(runCli(['--help']));
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /switchyard serve/);
+    const serveHelp = await finish(runCli(['serve', '--help']));
+    assert.match(serveHelp.stdout, /--trace/);
+  });
+});
