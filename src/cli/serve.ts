@@ -39,8 +39,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     throw error;
   }
   if (values.trace) server.events.subscribe((event) => process.stderr.write(formatTraceLine(event) + '\n'));
-  process.stdout.write(`switchyard listening on ${server.url}\n`);
-  process.stdout.write(`protocols: ${server.registry.list().map((p) => p.token).join(', ')}\n`);
+  // Signal handlers go in before the URL is printed: whoever reads the URL may signal at once.
   const stop = (signal: string): void => {
     process.stderr.write(`${signal}: closing gracefully\n`);
     const force = setTimeout(() => process.exit(1), server.limits.shutdownTimeoutMs + 2_000);
@@ -49,4 +48,6 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  process.stdout.write(`switchyard listening on ${server.url}\n`);
+  process.stdout.write(`protocols: ${server.registry.list().map((p) => p.token).join(', ')}\n`);
 }

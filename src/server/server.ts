@@ -150,6 +150,9 @@ export class SwitchyardServer {
         record.noteClose('server', 'shutdown deadline passed');
         entry.socket.destroy();
       }
+      // 'close' events (which take rows out of the table) come a tick after destroy().
+      const grace = Date.now() + 1_000;
+      while (this.#live.size > 0 && Date.now() < grace) await sleep(5);
     }
     await listenerClosed;
     await this.#loop;

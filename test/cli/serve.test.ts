@@ -21,15 +21,18 @@ export async function finish(child: ChildProcessWithoutNullStreams): Promise<{ c
   return { code: code as number | null, stdout, stderr };
 }
 
-/** Wait for the "listening on URL" line and return the port. */
-export async function listeningPort(child: ChildProcessWithoutNullStreams): Promise<number> {
-  let out = '';
-  for await (const chunk of child.stdout) {
-    out += chunk;
-    const match = /listening on http:\/\/[^:]+:(\d+)\//.exec(out);
-    if (match) return Number(match[1]);
-  }
-  throw new Error(`server exited without listening: ${out}`);
+/** Wait for the "listening on URL" line and return the port (reading stdout without closing it). */
+export function listeningPort(child: ChildProcessWithoutNullStreams): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (chunk: Buffer): void => {
+      out += chunk;
+      const match = /listening on http:\/\/[^:]+:(\d+)\//.exec(out);
+      if (match) { child.stdout.off('data', onData); child.stdout.resume(); resolve(Number(match[1])); }
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', () => reject(new Error(`server exited without listening: ${out}`)));
+  });
 }
 
 describe('switchyard serve (CLI)', () => {
@@ -39,12 +42,13 @@ describe('switchyard serve (CLI)', () => {
     child.stderr.on('data', (d) => { stderr += d; });
     const port = await listeningPort(child);
     const client = await RawClient.open(port);
+    const clientPort = client.socket.localPort;
     client.write('GET /healthz HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n');
     assert.equal(parseResponses(await client.waitForEnd())[0]!.status, 200);
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     assert.equal(code, 0);
-    assert.match(stderr, new RegExp(`accept +#1 tcp 127\\.0\\.0\\.1:${port} 127\\.0\\.0\\.1:${client.socket.localPort}`));
+    assert.match(stderr, new RegExp(`accept +#1 tcp 127\\.0\\.0\\.1:${port} 127\\.0\\.0\\.1:${clientPort}`));
     assert.match(stderr, /request +#1 .* GET \/healthz HTTP\/1\.1/);
     assert.match(stderr, /close +#1 .*closed by server/);
   });

@@ -16,7 +16,8 @@ export class RawClient {
   private constructor(socket: Socket) {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => { this.#received.push(chunk); this.#length += chunk.length; this.#wake(); });
-    socket.on('end', () => { this.#ended = true; this.#wake(); });
+    // Like most clients, answer the server's FIN with ours (half-close tests call socket.end() first).
+    socket.on('end', () => { this.#ended = true; socket.end(); this.#wake(); });
     socket.on('close', () => { this.#closed = true; this.#wake(); });
     socket.on('error', () => {});
   }

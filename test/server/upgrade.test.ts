@@ -113,7 +113,7 @@ describe('Upgrade dispatch', () => {
   }));
 
   it('a handler adds its own 101 headers and passes state to takeover', () => withLab({}, async (server) => {
-    server.registry.register<string>({
+    server.registry.register({
       token: 'stateful/1',
       handshake: () => accept([['X-Session', 'abc']], 'carried'),
       takeover: (ctx) => { ctx.socket.end(`state=${ctx.state} protocol=${ctx.protocol}`); },

@@ -1,0 +1,48 @@
+import { formatEndpoint } from '../../accept-loop/five-tuple.js';
+import type { ChatRoom, RoomMember } from '../chat/room.js';
+import type { WebSocketEndpoint } from './plugin.js';
+import type { WebSocket } from './session.js';
+
+/**
+ * `/echo`: text comes back as text, binary as binary. When the peer is not reading our echoes we stop
+ * reading its messages until the socket drains: memory stays bounded by the socket's high-water mark.
+ */
+export function echoEndpoint(): WebSocketEndpoint {
+  return {
+    onConnection(ws: WebSocket) {
+      ws.on('message', (data) => {
+        if (!ws.send(data)) {
+          ws.socket.pause();
+          ws.once('drain', () => ws.socket.resume());
+        }
+      });
+    },
+  };
+}
+
+/**
+ * `/chat`: a room. Subprotocol `chat` forwards each message's text as is; `superchat` wraps it as JSON
+ * `{"from": "<client address:port>", "text": "...", "time": ms}` so a richer client can show the sender.
+ */
+export function chatEndpoint(room: ChatRoom): WebSocketEndpoint {
+  return {
+    protocols: ['chat', 'superchat'],
+    onConnection(ws, ctx) {
+      const name = formatEndpoint(ctx.fiveTuple.remoteAddress, ctx.fiveTuple.remotePort);
+      const member: RoomMember = {
+        name,
+        get queuedBytes() { return ws.bufferedAmount; },
+        deliver(message) {
+          ws.send(ws.protocol === 'superchat' ? JSON.stringify(message) : message.text);
+        },
+        // RFC 6455 §7.4.1: 1013 "Try Again Later" — the server is overloaded for this client.
+        evict(reason) { ws.close(1013, reason.slice(0, 120)); },
+      };
+      const leave = room.join(member);
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary) room.broadcast(member, data as string);
+      });
+      ws.on('close', leave);
+    },
+  };
+}

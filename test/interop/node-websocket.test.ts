@@ -1,0 +1,110 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
+import { createHash } from 'node:crypto';
+import { withLab } from '../helpers/lab.js';
+import { connect } from '../../src/protocols/websocket/client.js';
+
+/**
+ * An independent peer: Node's built-in WebSocket client (undici's, behind --experimental-websocket in
+ * Node 20) drives our server from a child process and reports what it saw as JSON.
+ */
+const PEER_SCRIPT = `
+const base = process.argv[1];
+const results = {};
+const open = (path, protocols) => new Promise((resolve, reject) => {
+  const ws = new WebSocket(base + path, protocols);
+  ws.binaryType = 'arraybuffer';
+  ws.onopen = () => resolve(ws);
+  ws.onerror = (e) => reject(new Error('error event: ' + (e.message || e.type)));
+});
+const next = (ws) => new Promise((resolve) => { ws.onmessage = (m) => resolve(m.data); });
+(async () => {
+  const echo = await open('/echo');
+  echo.send('hello from undici');
+  results.text = await next(echo);
+  const bytes = new Uint8Array(70000).map((_, i) => i & 255);
+  echo.send(bytes);
+  const back = new Uint8Array(await next(echo));
+  results.binaryLength = back.length;
+  results.binaryEqual = back.every((b, i) => b === (i & 255));
+  const closed = new Promise((resolve) => { echo.onclose = (e) => resolve({ code: e.code, reason: e.reason, wasClean: e.wasClean }); });
+  echo.close(4001, 'done');
+  results.close = await closed;
+  const a = await open('/chat', ['superchat', 'chat']);
+  const b = await open('/chat', ['chat']);
+  results.protocol = a.protocol;
+  const atB = next(b);
+  a.send('chat via undici');
+  results.chat = await atB;
+  a.close(); b.close();
+  process.stdout.write(JSON.stringify(results));
+})().catch((e) => { process.stderr.write(String(e.stack || e)); process.exit(1); });
+`;
+
+describe('interoperability with independent peers', () => {
+  it("Node's built-in WebSocket client talks to our server", () => withLab({}, async (server) => {
+    const child = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', PEER_SCRIPT, `ws://127.0.0.1:${server.port}`]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0, stderr);
+    const results = JSON.parse(stdout);
+    assert.equal(results.text, 'hello from undici');
+    assert.equal(results.binaryLength, 70000);
+    assert.equal(results.binaryEqual, true);
+    assert.deepEqual(results.close, { code: 4001, reason: 'done', wasClean: true });
+    assert.equal(results.protocol, 'chat');
+    assert.equal(results.chat, 'chat via undici');
+  }));
+
+  it('our client against a hand-written RFC 6455 server sending the RFC §5.7 bytes', async () => {
+    // An independent server: the accept value computed here from the RFC's formula, frames written as raw hex.
+    const server = createServer((socket: Socket) => {
+      let request = '';
+      socket.on('data', (chunk) => {
+        request += chunk.toString('latin1');
+        if (!request.includes('\r\n\r\n')) return;
+        socket.removeAllListeners('data');
+        const key = /Sec-WebSocket-Key: (.+)\r\n/i.exec(request)![1]!;
+        const acceptValue = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptValue}\r\n\r\n`);
+        // §5.7: unmasked "Hello", then a fragmented "Hel" + "lo", then an unmasked ping "Hello", then a close 1000.
+        socket.write(Buffer.from('810548656c6c6f' + '010348656c' + '80026c6f' + '890548656c6c6f' + '880203e8', 'hex'));
+        let received = Buffer.alloc(0);
+        socket.on('data', (more) => {
+          received = Buffer.concat([received, more]);
+          // Expect a masked pong (0x8a, mask bit set) and a masked close; then close TCP as a server does.
+          if (received.includes(0x88)) socket.end();
+        });
+        socket.on('end', () => server.emit('peer-bytes', received));
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    const peerBytes = once(server, 'peer-bytes');
+    const ws = await connect(`ws://127.0.0.1:${port}/`);
+    const messages: string[] = [];
+    const pings: string[] = [];
+    ws.on('message', (data) => messages.push(data as string));
+    ws.on('ping', (data) => pings.push(Buffer.from(data).toString()));
+    const [code, , wasClean] = await once(ws, 'close');
+    const [bytes] = (await peerBytes) as [Buffer];
+    server.close();
+    assert.deepEqual(messages, ['Hello', 'Hello']);
+    assert.deepEqual(pings, ['Hello']);
+    assert.equal(code, 1000);
+    assert.equal(wasClean, true);
+    assert.equal(bytes[0], 0x8a, 'first frame back is a pong');
+    assert.equal(bytes[1]! & 0x80, 0x80, 'client frames are masked');
+    assert.equal(bytes[1]! & 0x7f, 5);
+    const mask = bytes.subarray(2, 6);
+    const payload = Buffer.from(bytes.subarray(6, 11).map((b, i) => b ^ mask[i % 4]!));
+    assert.equal(payload.toString(), 'Hello', 'the pong carries the ping payload');
+  });
+});

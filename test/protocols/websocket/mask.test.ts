@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createMaskSource, unmaskInPlace } from '../../../src/protocols/websocket/mask.js';
+import { ReceiveQueue } from '../../../src/protocols/websocket/receive-queue.js';
+import { MASK, pattern } from './wire.js';
+
+function naive(data: Uint8Array, mask: Uint8Array, offset: number): Uint8Array {
+  return data.map((byte, i) => byte ^ mask[(offset + i) % 4]!);
+}
+
+describe('unmaskInPlace', () => {
+  it('matches byte-by-byte XOR for every length, masking phase and memory alignment', () => {
+    for (let length = 0; length <= 80; length++) {
+      for (let offset = 0; offset < 8; offset++) {
+        for (let align = 0; align < 4; align++) {
+          const backing = pattern(length + 8, length);
+          const data = backing.subarray(align, align + length);
+          const expected = naive(data, MASK, offset);
+          unmaskInPlace(data, MASK, offset);
+          assert.deepEqual(data, expected, `length ${length} offset ${offset} align ${align}`);
+          // Bytes around the view are untouched.
+          assert.deepEqual(backing.subarray(0, align), pattern(length + 8, length).subarray(0, align));
+          assert.deepEqual(backing.subarray(align + length), pattern(length + 8, length).subarray(align + length));
+        }
+      }
+    }
+  });
+
+  it('unmasking a payload in arbitrary pieces equals unmasking it whole', () => {
+    const masked = naive(pattern(10_000), MASK, 0);
+    const pieces = masked.slice();
+    let at = 0;
+    for (const size of [1, 3, 37, 4096, 2, 5000]) {
+      const end = Math.min(at + size, pieces.length);
+      unmaskInPlace(pieces.subarray(at, end), MASK, at);
+      at = end;
+    }
+    unmaskInPlace(pieces.subarray(at), MASK, at);
+    assert.deepEqual(pieces, pattern(10_000));
+  });
+
+  it('is its own inverse', () => {
+    const data = pattern(1000);
+    unmaskInPlace(data, MASK, 1);
+    unmaskInPlace(data, MASK, 1);
+    assert.deepEqual(data, pattern(1000));
+  });
+});
+
+describe('createMaskSource', () => {
+  it('hands out 4-byte keys from the CSPRNG, refilling its pool', () => {
+    const next = createMaskSource(8);
+    const keys = Array.from({ length: 10 }, () => Uint8Array.from(next()));
+    for (const key of keys) assert.equal(key.length, 4);
+    assert.ok(new Set(keys.map((k) => k.join())).size > 5, 'keys should differ');
+  });
+});
+
+describe('ReceiveQueue', () => {
+  it('peeks across chunks, skips and takes views without copying', () => {
+    const queue = new ReceiveQueue();
+    const a = Uint8Array.of(1, 2, 3);
+    const b = Uint8Array.of(4, 5);
+    queue.push(a);
+    queue.push(new Uint8Array(0));
+    queue.push(b);
+    assert.equal(queue.length, 5);
+    assert.equal(queue.byteAt(3), 4);
+    const peeked = new Uint8Array(4);
+    queue.peek(peeked, 4);
+    assert.deepEqual(peeked, Uint8Array.of(1, 2, 3, 4));
+    queue.skip(1);
+    const taken = queue.take(10);
+    assert.deepEqual(taken, Uint8Array.of(2, 3));
+    assert.equal(taken.buffer, a.buffer);
+    queue.skip(1);
+    assert.equal(queue.length, 1);
+    assert.deepEqual(queue.take(1), Uint8Array.of(5));
+    assert.equal(queue.length, 0);
+  });
+
+  it('stays correct across compaction with thousands of chunks', () => {
+    const queue = new ReceiveQueue();
+    const bytes = pattern(5000);
+    for (let i = 0; i < bytes.length; i++) queue.push(bytes.subarray(i, i + 1));
+    const out: number[] = [];
+    while (queue.length > 0) {
+      if (out.length % 3 === 0) {
+        out.push(queue.byteAt(0));
+        queue.skip(1);
+      } else out.push(...queue.take(2));
+    }
+    assert.deepEqual(Uint8Array.from(out), bytes);
+  });
+});
