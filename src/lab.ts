@@ -1,9 +1,11 @@
+import { installLab, labEndpoints } from './lab/install.js';
+import { resolveLimits } from './limits.js';
 import { ChatRoom } from './protocols/chat/room.js';
 import { echoProtocol } from './protocols/echo/echo.js';
+import { type ExperimentalOptions, experimentalProtocols } from './protocols/experimental.js';
 import { chatEndpoint, echoEndpoint } from './protocols/websocket/endpoints.js';
 import { createWebSocketProtocol, type WebSocketEndpoint } from './protocols/websocket/plugin.js';
 import type { ProtocolHandler } from './registry/plugin.js';
-import { resolveLimits } from './limits.js';
 import { type ServerOptions, SwitchyardServer } from './server/server.js';
 
 export interface LabOptions extends ServerOptions {
@@ -11,21 +13,33 @@ export interface LabOptions extends ServerOptions {
   plugins?: readonly ProtocolHandler<any>[];
   /** Extra WebSocket endpoints besides `/echo` and `/chat`. */
   webSocketEndpoints?: Readonly<Record<string, WebSocketEndpoint>>;
+  /** Configuration of the experimental protocols. */
+  experimental?: ExperimentalOptions;
 }
 
 /**
- * The lab as `switchyard serve` runs it: the server plus the built-in protocols — `echo`, and
- * `websocket` with `/echo` and the `/chat` room. A plain GET on a WebSocket path gets 426.
+ * The lab as `switchyard serve` runs it: the server plus the built-in protocols — `websocket` with
+ * `/echo`, the `/chat` room and the lab's own endpoints, `echo`, the experimental protocols — and the
+ * lab's pages. A plain GET on a WebSocket path gets 426.
  */
 export async function startLab(options: LabOptions = {}): Promise<SwitchyardServer> {
-  const { plugins = [], webSocketEndpoints = {}, ...serverOptions } = options;
+  const { plugins = [], webSocketEndpoints = {}, experimental = {}, ...serverOptions } = options;
   const limits = resolveLimits(options.limits);
   const room = new ChatRoom(limits.outboundQueueBytes);
+  let server: SwitchyardServer | undefined;
   const websocket = createWebSocketProtocol({
-    endpoints: { '/echo': echoEndpoint(), '/chat': chatEndpoint(room), ...webSocketEndpoints },
+    endpoints: {
+      '/echo': echoEndpoint(),
+      '/chat': chatEndpoint(room),
+      ...labEndpoints(() => server!),
+      ...webSocketEndpoints,
+    },
   });
-  const protocols: ProtocolHandler<any>[] = [websocket, echoProtocol, ...(options.protocols ?? []), ...plugins];
-  const server = await SwitchyardServer.start({ ...serverOptions, protocols });
+  const protocols: ProtocolHandler<any>[] = [
+    websocket, echoProtocol, ...experimentalProtocols(experimental, room), ...(options.protocols ?? []), ...plugins,
+  ];
+  server = await SwitchyardServer.start({ ...serverOptions, protocols });
   for (const path of websocket.paths) server.router.requireUpgrade(path, ['websocket']);
+  installLab(server, room);
   return server;
 }

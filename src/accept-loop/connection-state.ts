@@ -6,6 +6,8 @@ import { UsageError } from '../errors.js';
  *
  *   accepted ──▶ http ──▶ switching ──▶ upgraded ──▶ closed
  *       │          │  ◀──────┘ (every offered handler declined)
+ *       │          ▲                       │
+ *       │          └───────────────────────┘ (the new protocol carries HTTP again: TLS/1.0, RFC 2817)
  *       └──────────┴──────────────┴──────────────▶ closed
  */
 export const ConnectionState = {
@@ -25,7 +27,7 @@ export const LEGAL_TRANSITIONS: Readonly<Record<ConnectionState, readonly Connec
   accepted: ['http', 'closed'],
   http: ['switching', 'closed'],
   switching: ['upgraded', 'http', 'closed'],
-  upgraded: ['closed'],
+  upgraded: ['http', 'closed'],
   closed: [],
 };
 

@@ -33,7 +33,10 @@ export class ConnectionRecord {
   }
 
   get state(): ConnectionState { return this.#state; }
-  /** The upgrade token once upgraded (e.g. `websocket`), else undefined. */
+  /**
+   * The upgrade tokens this connection went through, outermost first, joined with ' > ' (e.g.
+   * `websocket`, or `TLS/1.0 > websocket` after an in-band TLS upgrade); undefined before any upgrade.
+   */
   get protocol(): string | undefined { return this.#protocol; }
   get requests(): number { return this.#requests; }
   get closedAt(): number | undefined { return this.#closedAt; }
@@ -45,7 +48,7 @@ export class ConnectionRecord {
   transition(to: ConnectionState, protocol?: string): void {
     assertTransition(this.#state, to);
     this.#state = to;
-    if (to === ConnectionState.Upgraded) this.#protocol = protocol;
+    if (to === ConnectionState.Upgraded) this.#protocol = this.#protocol === undefined ? protocol : `${this.#protocol} > ${protocol}`;
   }
 
   countRequest(): void { this.#requests++; }

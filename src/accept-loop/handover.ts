@@ -19,7 +19,7 @@ import { encodeResponseHead } from '../http/response.js';
 import type { ProtocolEvent, ProtocolHandler, TakeoverContext } from '../registry/plugin.js';
 import type { ConnectionRecord } from './connection-table.js';
 import { ConnectionState } from './connection-state.js';
-import { errorMessage } from './http-connection.js';
+import { errorMessage, HttpConnection } from './http-connection.js';
 import type { ConnectionServices } from './services.js';
 
 export interface HandoverInput {
@@ -57,6 +57,14 @@ export function handOver(input: HandoverInput): Promise<void> {
     state: input.state,
     signal: services.shutdownSignal,
     emit,
+    continueHttp(stream, options = {}) {
+      record.transition(ConnectionState.Http);
+      const connection = new HttpConnection(stream, input.raw, record, services);
+      services.onShutdown(record, () => connection.shutdown());
+      const closed = connection.closed();
+      connection.start(options.initial, options.pending);
+      return closed;
+    },
   };
   return Promise.resolve()
     .then(() => handler.takeover(ctx))

@@ -64,14 +64,28 @@ export class HttpConnection {
   get record(): ConnectionRecord { return this.#record; }
   get idle(): boolean { return !this.#busy && this.#head === undefined && this.#parser.bufferedBytes === 0; }
 
-  /** Start reading. `initial` are bytes already received for this stream (e.g. after a TLS upgrade). */
-  start(initial?: Uint8Array): void {
+  /**
+   * Start reading. `initial` are bytes already received for this stream; `pending` is a request to answer
+   * before reading any (both used when a protocol such as TLS/1.0 carries HTTP again).
+   */
+  start(initial?: Uint8Array, pending?: RequestHead): void {
     this.#socket.on('data', this.#onData);
     this.#socket.on('end', this.#onEnd);
     this.#socket.on('drain', this.#onDrain);
     this.#arm('headers');
+    if (pending) {
+      this.#head = pending;
+      this.#serve(pending, EMPTY);
+    }
     if (initial && initial.length > 0) this.#receive(initial);
-    this.#socket.resume();
+    if (!this.#closing && !this.#detached) this.#socket.resume();
+  }
+
+  /** Resolves when this stream closes. */
+  closed(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.#socket.destroyed) resolve(); else this.#socket.once('close', () => resolve());
+    });
   }
 
   /** Graceful shutdown: an idle connection closes now, a busy one after its current response. */

@@ -18,9 +18,21 @@ function bad(code: string, message: string, status = 400): ProtocolError {
   return new ProtocolError(code, message, { status });
 }
 
-/** Case-insensitive equality against an all-lowercase name of the same length. */
+/**
+ * Whether `name` (a token) equals `lower`, an all-lowercase name of letters and "-" of the same length,
+ * ignoring ASCII case. `c | 0x20` lower-cases a letter and leaves "-" alone; among token characters only
+ * letters map onto letters, so the comparison is exact without allocating a lower-cased copy.
+ */
 function is(name: string, lower: string): boolean {
-  return name === lower || name.toLowerCase() === lower;
+  for (let i = 0; i < lower.length; i++) {
+    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** Case-insensitive name equality for lookups, where `name` may be anything the caller passed. */
+function sameName(fieldName: string, lower: string): boolean {
+  return fieldName.length === lower.length && (fieldName === lower || fieldName.toLowerCase() === lower);
 }
 
 export function interpretHead(line: RequestLine, fields: Field[], bodyBytes: number): RequestHead | ProtocolError {
@@ -32,7 +44,9 @@ export function interpretHead(line: RequestLine, fields: Field[], bodyBytes: num
   let expectContinue = false;
 
   for (let f = 0; f < fields.length; f++) {
-    const [name, value] = fields[f]!;
+    const field = fields[f]!;
+    const name = field[0];
+    const value = field[1];
     switch (name.length) {
       case 4:
         if (is(name, 'host')) {
@@ -208,28 +222,31 @@ export class ParsedRequestHead implements RequestHead {
 
   get(name: string): string | undefined {
     const lower = name.toLowerCase();
+    const fields = this.fields;
     let combined: string | undefined;
-    for (const [fieldName, value] of this.fields) {
-      if (fieldName.length === lower.length && is(fieldName, lower)) {
-        combined = combined === undefined ? value : `${combined}, ${value}`;
-      }
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i]!;
+      if (sameName(field[0], lower)) combined = combined === undefined ? field[1] : `${combined}, ${field[1]}`;
     }
     return combined;
   }
 
   getAll(name: string): string[] {
     const lower = name.toLowerCase();
+    const fields = this.fields;
     const values: string[] = [];
-    for (const [fieldName, value] of this.fields) {
-      if (fieldName.length === lower.length && is(fieldName, lower)) values.push(value);
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i]!;
+      if (sameName(field[0], lower)) values.push(field[1]);
     }
     return values;
   }
 
   has(name: string): boolean {
     const lower = name.toLowerCase();
-    for (const [fieldName] of this.fields) {
-      if (fieldName.length === lower.length && is(fieldName, lower)) return true;
+    const fields = this.fields;
+    for (let i = 0; i < fields.length; i++) {
+      if (sameName(fields[i]![0], lower)) return true;
     }
     return false;
   }

@@ -59,6 +59,13 @@ export interface TakeoverContext<State = unknown> {
   readonly signal: AbortSignal;
   /** Report a protocol-level event (frames, messages) to the trace and the dashboard. */
   readonly emit: (event: ProtocolEvent) => void;
+  /**
+   * For protocols that carry HTTP again (RFC 2817's `TLS/1.0`): serve HTTP/1.1 on `stream` with the
+   * server's routes and registry, so it can upgrade once more. `pending` is a request to answer first
+   * (RFC 2817 §3.3: the original request is answered over the new protocol). Resolves when that HTTP
+   * session ends.
+   */
+  readonly continueHttp: (stream: Duplex, options?: { pending?: RequestHead; initial?: Uint8Array }) => Promise<void>;
 }
 
 /** Protocol-level happenings for the trace, e.g. `{ kind: 'frame', detail: 'text fin=1 len=5', direction: 'in' }`. */
