@@ -75,11 +75,10 @@ export class ReceiveBuffer {
       const windowFrom = from > base ? from - base : 0;
       const windowEnd = end - base < live ? end - base : live;
       if (windowEnd - windowFrom >= needleLength) {
-        // A view is needed only to keep the native search from running past `end`.
-        const hit = windowEnd === live
-          ? chunk.indexOf(needle, start + windowFrom)
-          : chunk.subarray(start, start + windowEnd).indexOf(needle, windowFrom);
-        if (hit >= 0) return base + hit - (windowEnd === live ? start : 0);
+        // The native search may run on past `end` to the end of this chunk (never further): a hit there
+        // means there is none before `end` in this chunk, and no view has to be allocated to stop it.
+        const hit = chunk.indexOf(needle, start + windowFrom) - start;
+        if (hit >= 0) return hit + needleLength <= windowEnd ? base + hit : -1;
       }
       if (needleLength > 1 && ci + 1 < chunks.length) {
         // Matches straddling this chunk's end: at most needleLength - 1 candidate positions.
