@@ -5,10 +5,12 @@
  *
  * How this works. The parser is a state machine over one ReceiveBuffer (the chunks as they arrived):
  *
- *   head ──request──▶ length-body ─┐
- *     │               chunk-line ◀─┼─▶ chunk-data ─▶ chunk-data-end ─▶ chunk-line …  ─▶ trailers ─┐
- *     └───────────────────────────┴──────────────────────────────────────────────────────────────┴▶ end
- *   end ──'end' event──▶ paused ──resume()──▶ head          any state ──bad input──▶ error (sticky)
+ *   head ─┬─ no body ───────────────────────────────────────────────────────────────┐
+ *         ├─ Content-Length ─▶ length-body ─────────────────────────────────────────┤
+ *         └─ chunked ─▶ chunk-line ─▶ chunk-data ─▶ chunk-data-end ─▶ chunk-line …  │
+ *                       chunk-line with size 0 ─▶ trailers ─────────────────────────┴─▶ end
+ *   end ─('end' event)─▶ paused ─resume()─▶ head
+ *   head at a message boundary after receiveEnd() ─▶ closed;  any state ─bad bytes─▶ error (sticky)
  *
  * The head. The common case is that a whole head sits in one chunk: one resumable search for CRLFCRLF
  * (bounded by the largest head the limits allow), one latin1 decode of exactly the head, then one pass
@@ -18,7 +20,7 @@
  * where the request-line ends and to notice a bare LF at once. When a limit is reached before the head
  * ends, it decodes the complete lines it has and reports their first error, else the limit: exactly what
  * the whole input would have produced, however it was chunked. Nothing past the largest legal head is
- * ever searched or decoded.
+ * ever decoded, and the limits are decided as soon as that many bytes are in.
  *
  * The body is handed out as views into the received chunks (no copies), Content-Length or chunked, with
  * the size limit decided from the declared length or each chunk size before the data is read.

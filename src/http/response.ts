@@ -76,24 +76,44 @@ const FORBIDDEN = /[\0-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
  */
 export function encodeResponseHead(head: ResponseHead): Uint8Array {
   const status = head.status;
-  // RFC 9110 §15: status-code = 3DIGIT
-  if (!Number.isInteger(status) || status < 100 || status > 999) {
-    throw new UsageError('ERR_INVALID_STATUS', `status must be a three-digit integer, got ${String(status)}`);
+  let text: string;
+  if (head.reason === undefined && STATUS_LINES[status] !== undefined) {
+    text = STATUS_LINES[status]!;
+  } else {
+    // RFC 9110 §15: status-code = 3DIGIT
+    if (!Number.isInteger(status) || status < 100 || status > 999) {
+      throw new UsageError('ERR_INVALID_STATUS', `status must be a three-digit integer, got ${String(status)}`);
+    }
+    const reason = head.reason ?? reasonPhrase(status);
+    if (FORBIDDEN.test(reason)) {
+      throw new UsageError('ERR_INVALID_REASON', 'reason phrase contains a control character');
+    }
+    text = `HTTP/1.1 ${status} ${reason}\r\n`;
   }
-  const reason = head.reason ?? reasonPhrase(status);
-  if (FORBIDDEN.test(reason)) {
-    throw new UsageError('ERR_INVALID_REASON', 'reason phrase contains a control character');
-  }
-  let text = 'HTTP/1.1 ' + status + ' ' + reason + '\r\n';
-  for (const [name, value] of head.headers) {
-    if (!isToken(name)) throw new UsageError('ERR_INVALID_HEADER_NAME', `header name ${JSON.stringify(name)} is not a token`);
+  return Buffer.from(text + encodeFields(head.headers, 'header') + '\r\n', 'latin1');
+}
+
+/** Status lines of the statuses with a standard reason, built once. */
+const STATUS_LINES: Readonly<Record<number, string>> = Object.freeze(Object.fromEntries(
+  Object.entries(REASONS).map(([status, reason]) => [status, `HTTP/1.1 ${status} ${reason}\r\n`]),
+));
+
+/** `name: value\r\n` for each field, after the checks against response splitting. */
+function encodeFields(fields: Iterable<readonly [string, string]>, kind: string): string {
+  // Index the common array case: no iterator object, no destructuring per field.
+  const list = Array.isArray(fields) ? (fields as ReadonlyArray<readonly [string, string]>) : [...fields];
+  let text = '';
+  for (let i = 0; i < list.length; i++) {
+    const field = list[i]!;
+    const name = field[0];
+    const value = field[1];
+    if (!isToken(name)) throw new UsageError('ERR_INVALID_HEADER_NAME', `${kind} name ${JSON.stringify(name)} is not a token`);
     if (FORBIDDEN.test(value)) {
-      throw new UsageError('ERR_INVALID_HEADER_VALUE', `value of header "${name}" contains CR, LF, NUL or another control character`);
+      throw new UsageError('ERR_INVALID_HEADER_VALUE', `value of ${kind} "${name}" contains CR, LF, NUL or another control character`);
     }
     text += name + ': ' + value + '\r\n';
   }
-  text += '\r\n';
-  return Buffer.from(text, 'latin1');
+  return text;
 }
 
 /**
@@ -134,13 +154,5 @@ export const CHUNK_END: Uint8Array = Buffer.from('\r\n', 'latin1');
  * the final `\r\n` (RFC 9112 §7.1, §7.1.2).
  */
 export function encodeLastChunk(trailers: Iterable<readonly [string, string]> = []): Uint8Array {
-  let text = '0\r\n';
-  for (const [name, value] of trailers) {
-    if (!isToken(name)) throw new UsageError('ERR_INVALID_HEADER_NAME', `trailer name ${JSON.stringify(name)} is not a token`);
-    if (FORBIDDEN.test(value)) {
-      throw new UsageError('ERR_INVALID_HEADER_VALUE', `value of trailer "${name}" contains CR, LF, NUL or another control character`);
-    }
-    text += name + ': ' + value + '\r\n';
-  }
-  return Buffer.from(text + '\r\n', 'latin1');
+  return Buffer.from('0\r\n' + encodeFields(trailers, 'trailer') + '\r\n', 'latin1');
 }

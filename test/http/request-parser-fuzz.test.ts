@@ -78,4 +78,18 @@ describe('RequestParser: same verdict however the bytes are chunked (seeded fuzz
       assert.ok(errors > 300, `only ${errors} errors`);
     });
   }
+
+  it('random bytes never throw and get the same verdict byte by byte', () => {
+    const random = prng(3);
+    for (let i = 0; i < 500; i++) {
+      const prefix = bytesOf(bases[i % bases.length]!.slice(0, Math.floor(random() * 40)));
+      const noise = Array.from({ length: Math.floor(random() * 80) }, () =>
+        random() < 0.5 ? interesting[Math.floor(random() * interesting.length)]! : Math.floor(random() * 256));
+      const input = Uint8Array.from([...prefix, ...noise]);
+      for (const end of [false, true]) {
+        const whole = run([input], { limits, end });
+        assert.deepEqual(run(Array.from(input, (_, k) => input.subarray(k, k + 1)), { limits, end }), whole);
+      }
+    }
+  });
 });
