@@ -1,0 +1,270 @@
+/**
+ * The load client, run in its own process by bench/run.ts: `node load.js <scenario> <json options>`
+ * prints one JSON result line. It is built to cost less per operation than any server it drives: raw
+ * sockets, requests and frames encoded (and masked) once and reused, responses counted by length and
+ * compared with memcmp against the expected bytes rather than parsed.
+ */
+import { connect, type Socket } from 'node:net';
+
+interface Options { port: number; seconds: number; connections: number; size?: number; window?: number; count?: number }
+
+const [scenario, json] = process.argv.slice(2);
+const options = JSON.parse(json ?? '{}') as Options;
+const HOST = '127.0.0.1';
+
+function open(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: HOST, noDelay: true }, () => { socket.off('error', reject); resolve(socket); });
+    socket.once('error', reject);
+  });
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+class Latencies {
+  #values = new Float64Array(1 << 21);
+  #count = 0;
+  add(ms: number): void { if (this.#count < this.#values.length) this.#values[this.#count++] = ms; }
+  summary(): { p50: number; p99: number } {
+    const sorted = this.#values.slice(0, this.#count).sort();
+    return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+  }
+}
+
+/** Keep-alive GET /healthz, one request in flight per connection (like wrk). */
+async function httpKeepAlive(o: Options): Promise<object> {
+  const request = Buffer.from('GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n');
+  const latencies = new Latencies();
+  let done = 0;
+  let errors = 0;
+  const deadline = performance.now() + o.seconds * 1000;
+  const sockets = await Promise.all(Array.from({ length: o.connections }, () => open(o.port)));
+  await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => {
+    let responseBytes = 0; // learned from the first response: every response is the same size
+    let head = '';
+    let received = 0;
+    let sentAt = performance.now();
+    const send = (): void => {
+      if (performance.now() >= deadline) { socket.destroy(); resolve(); return; }
+      sentAt = performance.now();
+      socket.write(request);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (responseBytes === 0) {
+        head += chunk.toString('latin1');
+        const end = head.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const length = Number(/content-length: *(\d+)/i.exec(head.slice(0, end))?.[1] ?? 0);
+        responseBytes = end + 4 + length;
+        received = head.length;
+      } else {
+        if (received === 0 && chunk[9] !== 0x32) errors++; // "HTTP/1.1 2xx": a response starts here
+        received += chunk.length;
+      }
+      while (received >= responseBytes) {
+        received -= responseBytes;
+        done++;
+        latencies.add(performance.now() - sentAt);
+        if (received === 0) send();
+      }
+    });
+    socket.on('error', () => { errors++; resolve(); });
+    send();
+  })));
+  return { operations: done, errors, ...latencies.summary() };
+}
+
+/** Connection: close — connect, one request, read to EOF, repeat: accept + parse + respond + close. */
+async function httpClose(o: Options): Promise<object> {
+  const request = Buffer.from('GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n');
+  const latencies = new Latencies();
+  let done = 0;
+  let errors = 0;
+  const deadline = performance.now() + o.seconds * 1000;
+  const loop = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      const started = performance.now();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const socket = connect({ port: o.port, host: HOST, noDelay: true }, () => socket.write(request));
+          let ok = false;
+          socket.on('data', (chunk: Buffer) => { if (!ok && chunk[9] === 0x32) ok = true; });
+          socket.on('end', () => { socket.end(); ok ? resolve() : reject(new Error('bad response')); });
+          socket.on('error', reject);
+        });
+        done++;
+        latencies.add(performance.now() - started);
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.connections }, loop));
+  return { operations: done, errors, ...latencies.summary() };
+}
+
+const GUID_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+const HANDSHAKE = Buffer.from(`GET /echo HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${GUID_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+
+/** A client frame (masked, FIN, binary) and the server's unmasked echo of it. */
+function frames(size: number): { masked: Buffer; unmasked: Buffer } {
+  const payload = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) payload[i] = (i * 7 + 3) & 0xff;
+  const header = (masked: boolean): Buffer => {
+    const bit = masked ? 0x80 : 0;
+    if (size < 126) return Buffer.from([0x82, bit | size]);
+    if (size < 65536) return Buffer.from([0x82, bit | 126, size >> 8, size & 0xff]);
+    const h = Buffer.alloc(10);
+    h[0] = 0x82; h[1] = bit | 127; h.writeBigUInt64BE(BigInt(size), 2);
+    return h;
+  };
+  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  const maskedPayload = Buffer.from(payload.map((b, i) => b ^ mask[i & 3]!));
+  return { masked: Buffer.concat([header(true), mask, maskedPayload]), unmasked: Buffer.concat([header(false), payload]) };
+}
+
+async function upgrade(port: number): Promise<{ socket: Socket; rest: Buffer }> {
+  const socket = await open(port);
+  socket.write(HANDSHAKE);
+  return new Promise((resolve, reject) => {
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      socket.off('data', onData);
+      if (!head.subarray(0, 12).equals(Buffer.from('HTTP/1.1 101'))) { reject(new Error(`no 101: ${head.subarray(0, 40)}`)); return; }
+      resolve({ socket, rest: head.subarray(end + 4) });
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+  });
+}
+
+/**
+ * Echo throughput with a window of messages in flight per connection. Against switchyard the client
+ * speaks WebSocket (masked frames out, unmasked echoes checked byte for byte); against the raw TCP echo
+ * it sends the same masked frame bytes and checks they come back unchanged.
+ */
+async function echo(o: Options, websocket: boolean): Promise<object> {
+  const size = o.size!;
+  const window = o.window ?? 4;
+  const { masked, unmasked } = frames(size);
+  const expected = websocket ? unmasked : masked;
+  let done = 0;
+  let corrupted = 0;
+  const deadline = performance.now() + o.seconds * 1000;
+  const conns = await Promise.all(Array.from({ length: o.connections }, async () => (websocket ? upgrade(o.port) : { socket: await open(o.port), rest: Buffer.alloc(0) })));
+  const started = performance.now();
+  await Promise.all(conns.map(({ socket, rest }) => new Promise<void>((resolve) => {
+    let position = 0; // offset inside the expected echo of the current message
+    let inFlight = 0;
+    let stopping = false;
+    const send = (): void => {
+      if (performance.now() >= deadline) { stopping = true; if (inFlight === 0) { socket.destroy(); resolve(); } return; }
+      inFlight++;
+      socket.write(masked);
+    };
+    const consume = (chunk: Buffer): void => {
+      let at = 0;
+      while (at < chunk.length) {
+        const take = Math.min(chunk.length - at, expected.length - position);
+        if (expected.compare(chunk, at, at + take, position, position + take) !== 0) corrupted++;
+        at += take;
+        position += take;
+        if (position === expected.length) {
+          position = 0;
+          done++;
+          inFlight--;
+          if (!stopping) send(); else if (inFlight === 0) { socket.destroy(); resolve(); }
+        }
+      }
+    };
+    socket.on('data', consume);
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+    if (rest.length > 0) consume(rest);
+    for (let i = 0; i < window; i++) send();
+  })));
+  const seconds = (performance.now() - started) / 1000;
+  return { operations: done, errors: corrupted, seconds, bytes: done * size };
+}
+
+/** connect → upgrade → one echo → close handshake → TCP closed, in `connections` parallel loops. */
+async function handshakeCycles(o: Options): Promise<object> {
+  const { masked, unmasked } = frames(16);
+  const close = Buffer.from([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2]);
+  const request = Buffer.concat([HANDSHAKE, masked]);
+  let done = 0;
+  let errors = 0;
+  const latencies = new Latencies();
+  const deadline = performance.now() + o.seconds * 1000;
+  const loop = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      const started = performance.now();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const socket = connect({ port: o.port, host: HOST, noDelay: true }, () => socket.write(request));
+          let buffer = '';
+          let echoed = false;
+          socket.on('data', (chunk: Buffer) => {
+            if (echoed) return;
+            buffer += chunk.toString('latin1');
+            const end = buffer.indexOf('\r\n\r\n');
+            if (end !== -1 && buffer.length >= end + 4 + unmasked.length) {
+              echoed = true;
+              socket.write(close);
+            }
+          });
+          socket.on('end', () => { socket.end(); echoed ? resolve() : reject(new Error('no echo')); });
+          socket.on('error', reject);
+        });
+        done++;
+        latencies.add(performance.now() - started);
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.connections }, loop));
+  return { operations: done, errors, ...latencies.summary() };
+}
+
+/** Open `count` idle connections (WebSocket-upgraded or bare), report, and hold them until told to stop. */
+async function idle(o: Options, websocket: boolean): Promise<object> {
+  const held: Socket[] = [];
+  const batch = 200;
+  for (let i = 0; i < o.count!; i += batch) {
+    const opened = await Promise.all(Array.from({ length: Math.min(batch, o.count! - i) }, async () => (websocket ? (await upgrade(o.port)).socket : open(o.port))));
+    held.push(...opened);
+  }
+  process.stdout.write(JSON.stringify({ opened: held.length }) + '\n');
+  // Hold until the orchestrator has sampled the server, then close everything.
+  await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+  for (const socket of held) socket.destroy();
+  return { closed: held.length };
+}
+
+const run = async (): Promise<object> => {
+  switch (scenario) {
+    case 'http-keepalive': return httpKeepAlive(options);
+    case 'http-close': return httpClose(options);
+    case 'ws-echo': return echo(options, true);
+    case 'tcp-echo': return echo(options, false);
+    case 'handshake': return handshakeCycles(options);
+    case 'idle-ws': return idle(options, true);
+    case 'idle-tcp': return idle(options, false);
+    default: throw new Error(`unknown scenario ${scenario}`);
+  }
+};
+
+run().then((result) => {
+  process.stdout.write(JSON.stringify(result) + '\n');
+  process.exit(0);
+}, (error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,48 @@
+/**
+ * One benchmark target per process, so the server's CPU and memory are measured apart from the load
+ * client's: `node target-server.js <switchyard|node-http|net-echo|net-idle>` prints `port <n>` and serves
+ * until killed. Every target answers the same way: `GET /healthz` → `ok\n`; echo targets echo bytes.
+ */
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { startLab } from '../src/lab.js';
+
+const kind = process.argv[2];
+const announce = (port: number): void => { process.stdout.write(`port ${port}\n`); };
+
+switch (kind) {
+  case 'switchyard': {
+    // Limits raised so the benchmark measures speed, not the defaults' protection.
+    const lab = await startLab({ port: 0, backlog: 4096, limits: { maxConnections: 50_000, keepAliveTimeoutMs: 60_000, headersTimeoutMs: 60_000 } });
+    announce(lab.port);
+    break;
+  }
+  case 'node-http': {
+    const server = createHttpServer((req, res) => {
+      if (req.url === '/healthz') {
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '3' });
+        res.end('ok\n');
+      } else {
+        res.writeHead(404, { 'Content-Length': '0' });
+        res.end();
+      }
+    });
+    server.keepAliveTimeout = 60_000;
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
+    break;
+  }
+  case 'net-echo': {
+    // The ceiling for bytes through a Node socket: no parsing, no framing, just write what was read.
+    const server = createNetServer({ noDelay: true }, (socket) => {
+      socket.on('data', (chunk) => { if (!socket.write(chunk)) socket.pause(); });
+      socket.on('drain', () => socket.resume());
+      socket.on('error', () => socket.destroy());
+      socket.on('end', () => socket.end());
+    });
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
+    break;
+  }
+  default:
+    process.stderr.write(`unknown target ${kind}\n`);
+    process.exit(2);
+}
