@@ -46,3 +46,6 @@ switch (kind) {
     process.stderr.write(`unknown target ${kind}\n`);
     process.exit(2);
 }
+
+// Exit normally on a signal so `--cpu-prof` can write its profile.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));

@@ -109,7 +109,7 @@ export class HttpConnection {
   #receiveEnd(): void {
     if (this.#detached) return;
     this.#record.noteClose('client', 'peer closed');
-    if (this.#closing) { this.#socket.end(); return; }
+    if (this.#closing) return; // our FIN is already out; with both sides ended the socket closes itself
     this.#parser.receiveEnd();
     if (!this.#busy) this.#pump();
   }

@@ -35,6 +35,10 @@ import { Utf8Validator, isValidUtf8 } from './utf8.js';
  *
  * The encoders throw UsageError for local misuse (sending after close, bad codes, oversized control
  * payloads); they never depend on what the peer sent.
+ *
+ * Observing frames: `onFrame` sees every frame header, received (as soon as the header is parsed, before
+ * its payload and before the message rules judge it) and sent. Without it the hot path does no extra work:
+ * no header object is built for sent frames, and a received header is the object the decoder made anyway.
  */
 
 export type WebSocketEvent =
@@ -50,12 +54,19 @@ export type WebSocketEvent =
 
 export type ConnectionState = 'open' | 'closing' | 'closed';
 
+export type FrameDirection = 'in' | 'out';
+
+/** Sees each frame's header in both directions (the trace uses it); must not throw. */
+export type FrameObserver = (header: FrameHeader, direction: FrameDirection) => void;
+
 export interface WebSocketProtocolOptions {
   readonly role: Role;
   /** Largest message, all fragments together, inclusive; over it → 1009. Defaults to the limits' 16 MiB. */
   readonly maxMessageBytes?: number;
   /** Source of 4-byte masking keys for a client (§5.3); injectable so tests are deterministic. */
   readonly randomMask?: () => Uint8Array;
+  /** Called with every frame header received and sent. Absent (the default): no work at all. */
+  readonly onFrame?: FrameObserver;
 }
 
 const NEED_DATA: WebSocketEvent = Object.freeze({ type: 'need-data' });
@@ -69,6 +80,7 @@ export class WebSocketProtocol {
   readonly #decoder: FrameDecoder;
   readonly #maxMessageBytes: number;
   readonly #randomMask: (() => Uint8Array) | undefined;
+  readonly #onFrame: FrameObserver | undefined;
 
   // The frame being received.
   #controlOpcode: number | undefined; // set while a control frame's payload is arriving
@@ -102,6 +114,7 @@ export class WebSocketProtocol {
     this.#decoder = new FrameDecoder({ role: options.role, maxPayloadBytes: this.#maxMessageBytes });
     // §5.3: a client masks every frame; a server never does (§5.1).
     this.#randomMask = options.role === 'client' ? (options.randomMask ?? createMaskSource()) : undefined;
+    this.#onFrame = options.onFrame;
   }
 
   get state(): ConnectionState {
@@ -141,6 +154,7 @@ export class WebSocketProtocol {
       const event = this.#decoder.next();
       switch (event.type) {
         case 'header': {
+          if (this.#onFrame !== undefined) this.#onFrame(event.header, 'in');
           const error = this.#onHeader(event.header);
           if (error !== undefined) return error;
           break;
@@ -355,7 +369,14 @@ export class WebSocketProtocol {
 
   #frame(opcode: Opcode, payload: Uint8Array, fin: boolean): Uint8Array[] {
     const mask = this.#randomMask?.();
-    return encodeFrame(mask === undefined ? { opcode, payload, fin } : { opcode, payload, fin, mask });
+    const frames = encodeFrame(mask === undefined ? { opcode, payload, fin } : { opcode, payload, fin, mask });
+    if (this.#onFrame !== undefined) {
+      const payloadLength = payload.length;
+      // The header is the first buffer, minus the payload when encodeFrame copied it in behind.
+      const headerLength = frames.length === 1 ? frames[0]!.length - payloadLength : frames[0]!.length;
+      this.#onFrame({ fin, opcode, mask, payloadLength, headerLength }, 'out');
+    }
+    return frames;
   }
 
   #checkOpen(): void {

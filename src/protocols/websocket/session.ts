@@ -3,19 +3,35 @@
  * the 101, or client side after verifying it) around the sans-IO `WebSocketProtocol`: bytes in →
  * protocol events → user events; user calls → frames → one `write` (or a corked pair for big payloads).
  *
- * Shape as users know it from browsers and `ws`: `send`, `close`, `ping`, `readyState`,
+ * Shape as users know it from browsers and `ws`: `send`, `close`, `ping`, `terminate`, `readyState`,
  * `bufferedAmount`, events `message` (text as string, binary as Uint8Array, kept apart by `isBinary`),
  * `close` (code, reason, wasClean), `error`, `ping`, `pong`, and `drain` for backpressure: `send` returns
- * false once the socket's buffer is over its high-water mark.
+ * false once the socket's buffer is over its high-water mark, and `drain` says when it has emptied.
  *
- * Closing (RFC 6455 §7): whoever closes first sends a Close frame and waits for the peer's; on receiving
- * a Close we answer with one. The server then closes TCP first (§7.1.1), the client waits for that. If
- * the peer never answers, `webSocketCloseTimeoutMs` later the TCP connection is dropped (wasClean false).
+ * Closing (RFC 6455 §7), in the order things happen:
+ * - `close()` sends a Close frame (§7.1.2) and waits `closeTimeoutMs` for the peer's; no answer → the TCP
+ *   connection is dropped and `close` reports 1006, wasClean false.
+ * - A received Close is answered with a Close echoing its code (§5.5.1); whatever arrives after it is
+ *   ignored. Once both Close frames have passed, the server closes TCP first (§7.1.1: "the underlying TCP
+ *   connection, in most normal cases, SHOULD be closed first by the server") and gives the client
+ *   `closeTimeoutMs` to close its half; a client waits that long for the server to do so, then drops it.
+ * - A peer that breaks the protocol is failed (§7.1.7): a Close with the error's code (1002, 1007, 1009)
+ *   and a short reason, then our half of TCP is closed at once; input is still read and discarded, so the
+ *   kernel never answers the peer's last frames with a reset that could destroy our Close on its way.
+ * - A peer that vanishes (FIN or reset without a Close frame) ends as 1006, wasClean false (§7.1.5).
+ *
+ * `close` is emitted once, when the TCP connection is gone, with the code of the Close frame received
+ * (1005 if it had none), the code we failed the connection with, or 1006. `error` is emitted for
+ * protocol violations and socket errors, only when someone listens: a misbehaving peer must never be
+ * able to crash the process through an unhandled 'error' event; the close code tells the story anyway.
  */
+import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { ProtocolError } from '../../errors.js';
 import type { ProtocolEvent } from '../../registry/plugin.js';
+import { CloseCode } from './close-codes.js';
+import { frameEvent, lazyEvent } from './frame-trace.js';
 import { WebSocketProtocol } from './protocol.js';
 
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
@@ -24,12 +40,13 @@ export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
 export interface WebSocketOptions {
   readonly role: 'server' | 'client';
   readonly maxMessageBytes: number;
+  /** How long each step of the closing handshake may take before the TCP connection is dropped. */
   readonly closeTimeoutMs: number;
   /** Send a ping this often; a peer that has not answered with a pong by the next one is dropped. 0 = off. */
   readonly pingIntervalMs?: number;
   /** The subprotocol agreed in the handshake, '' when none. */
   readonly protocol?: string;
-  /** Trace hook: one call per frame in and out. */
+  /** Trace hook: one `frame` event per frame in and out, plus `message`, `close`, `error`, `keepalive`. */
   readonly emit?: (event: ProtocolEvent) => void;
 }
 
@@ -41,6 +58,9 @@ export interface WebSocketEvents {
   error: [error: ProtocolError | Error];
   drain: [];
 }
+
+/** §5.5: a Close payload is at most 125 bytes, 2 of them the code. */
+const MAX_REASON_BYTES = 123;
 
 export class WebSocket extends EventEmitter<WebSocketEvents> {
   static readonly CONNECTING = ReadyState.CONNECTING;
@@ -56,8 +76,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #closeTimer: NodeJS.Timeout | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
   #awaitingPong = false;
-  #closeSent = false;
+  /** The peer's Close frame, once received. */
   #closeReceived: { code: number; reason: string } | undefined;
+  /** Set when we failed the connection (§7.1.7): the code and reason we sent. */
+  #failure: { code: number; reason: string } | undefined;
+  /** Set when we dropped TCP without finishing the closing handshake. */
+  #dropped = false;
+  /** The codec reported an error; errors are sticky, so it has nothing more to say. */
+  #codecFailed = false;
   #closeEmitted = false;
 
   constructor(socket: Duplex, options: WebSocketOptions, head: Uint8Array = new Uint8Array(0)) {
@@ -65,59 +91,74 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#socket = socket;
     this.#options = options;
     this.protocol = options.protocol ?? '';
-    this.#codec = new WebSocketProtocol({ role: options.role, maxMessageBytes: options.maxMessageBytes });
+    const emit = options.emit;
+    this.#codec = new WebSocketProtocol({
+      role: options.role,
+      maxMessageBytes: options.maxMessageBytes,
+      // No observer without a trace hook: the codec then does no per-frame work for the trace at all.
+      ...(emit === undefined ? {} : { onFrame: (header, direction) => emit(frameEvent(header, direction)) }),
+    });
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     socket.on('end', () => this.#receiveEnd());
     socket.on('close', () => this.#socketClosed());
-    socket.on('error', (error: Error) => this.#socketError(error));
+    socket.on('error', (error: Error) => this.#emitError(error));
     socket.on('drain', () => this.emit('drain'));
-    if (options.pingIntervalMs && options.pingIntervalMs > 0) this.#startKeepalive(options.pingIntervalMs);
+    if (options.pingIntervalMs !== undefined && options.pingIntervalMs > 0) this.#startKeepalive(options.pingIntervalMs);
     // Bytes that arrived with the handshake are the first frames: process them before any later chunk.
     // setImmediate, not a microtask: a client's `await connect()` continuation attaches its listeners in a
     // microtask, and must do so before these first messages are emitted.
-    if (head.length > 0) setImmediate(() => { this.#receive(head); socket.resume(); });
-    else socket.resume();
+    if (head.length > 0) {
+      setImmediate(() => {
+        this.#receive(head);
+        if (!socket.destroyed) socket.resume();
+      });
+    } else {
+      socket.resume();
+    }
   }
 
   get readyState(): ReadyState { return this.#readyState; }
-  /** Bytes accepted by `send` but not yet handed to the kernel. */
+  /** Bytes accepted by `send` (and our control frames) but not yet handed to the kernel. */
   get bufferedAmount(): number { return this.#socket.writableLength; }
-  /** Remote address and port for logs. */
+  /** The underlying stream, e.g. to pause reading while a consumer is slow. */
   get socket(): Duplex { return this.#socket; }
 
-  /** Send a text (string) or binary (Uint8Array) message. Returns false when the caller should wait for 'drain'. */
+  /**
+   * Send a text (string) or binary (Uint8Array) message. Returns false when the message was queued past
+   * the socket's high-water mark (wait for `drain` before sending more), or was not sent at all because
+   * the connection is closing or closed (a `close` event follows or has happened).
+   */
   send(data: string | Uint8Array): boolean {
     if (this.#readyState !== ReadyState.OPEN) return false;
     const binary = typeof data !== 'string';
     const frames = binary ? this.#codec.sendBinary(data) : this.#codec.sendText(data);
-    this.#trace(binary ? 'binary' : 'text', binary ? data.length : Buffer.byteLength(data), 'out');
+    this.#trace('message', 'out', () => binary ? `binary ${data.length} B` : `text ${Buffer.byteLength(data)} B`);
     return this.#write(frames);
   }
 
+  /** Send a ping (payload ≤ 125 bytes, §5.5). The peer's pong arrives as a `pong` event. */
   ping(data: Uint8Array = new Uint8Array(0)): void {
     if (this.#readyState !== ReadyState.OPEN) return;
-    this.#trace('ping', data.length, 'out');
     this.#write(this.#codec.ping(data));
   }
 
-  /** Start the closing handshake (RFC 6455 §7.1.2). Code 1000 by default; reason ≤ 123 bytes of UTF-8. */
-  close(code = 1000, reason = ''): void {
-    if (this.#readyState === ReadyState.CLOSED || this.#closeSent) return;
-    const frames = this.#codec.close(code, reason); // throws UsageError for a code we may not send
-    this.#closeSent = true;
+  /**
+   * Start the closing handshake (RFC 6455 §7.1.2). Code 1000 by default; reason ≤ 123 bytes of UTF-8.
+   * Throws UsageError for a code that may not be sent (1005, 1006, 1015, below 1000, ...). Does nothing
+   * once closing has begun.
+   */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    if (this.#readyState !== ReadyState.OPEN) return;
+    const frames = this.#codec.close(code, reason); // throws before anything changes
     this.#readyState = ReadyState.CLOSING;
-    this.#trace('close', 2 + Buffer.byteLength(reason), 'out', `code=${code}`);
+    this.#trace('close', 'out', () => describeClose(code, reason));
     this.#write(frames);
-    if (this.#closeReceived) {
-      this.#finishClosingHandshake();
-    } else {
-      this.#closeTimer = setTimeout(() => this.#terminate(1006, 'close handshake timed out'), this.#options.closeTimeoutMs);
-      this.#closeTimer.unref();
-    }
+    // §7.1.2 leaves the wait open-ended; a peer that never answers must not hold the connection forever.
+    this.#armCloseTimer(() => this.#drop('close handshake timed out'));
   }
 
-  /** Drop the TCP connection without a closing handshake. */
-  terminate(): void { this.#terminate(1006, 'terminated'); }
+  /** Drop the TCP connection at once, without a closing handshake (`close` reports 1006). */
+  terminate(): void { this.#drop('terminated'); }
 
   #write(frames: readonly Uint8Array[]): boolean {
     const socket = this.#socket;
@@ -133,119 +174,141 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #receive(chunk: Uint8Array): void {
     if (this.#readyState === ReadyState.CLOSED) return;
     this.#codec.receive(chunk);
-    this.#drain();
+    this.#process();
   }
 
   #receiveEnd(): void {
     this.#codec.receiveEnd();
-    this.#drain();
-    // The peer's FIN without a Close frame: abnormal closure (1006) once the socket is gone.
+    this.#process();
+    // The peer closed its half (after its Close frame, or vanishing without one): close ours.
     if (!this.#socket.destroyed) this.#socket.end();
   }
 
-  #drain(): void {
+  #process(): void {
+    if (this.#codecFailed) return;
     for (;;) {
       const event = this.#codec.next();
       switch (event.type) {
         case 'need-data':
           return;
         case 'text':
-          this.#trace('text', Buffer.byteLength(event.text), 'in');
-          if (this.#readyState === ReadyState.OPEN) this.emit('message', event.text, false);
+          if (this.#readyState !== ReadyState.OPEN) break; // closing: the application has said goodbye
+          this.#trace('message', 'in', () => `text ${Buffer.byteLength(event.text)} B`);
+          this.emit('message', event.text, false);
           break;
         case 'binary':
-          this.#trace('binary', event.data.length, 'in');
-          if (this.#readyState === ReadyState.OPEN) this.emit('message', event.data, true);
+          if (this.#readyState !== ReadyState.OPEN) break;
+          this.#trace('message', 'in', () => `binary ${event.data.length} B`);
+          this.emit('message', event.data, true);
           break;
         case 'ping':
-          this.#trace('ping', event.data.length, 'in');
-          // RFC 6455 §5.5.2: answer with a Pong carrying the same application data, as soon as practical.
-          if (!this.#closeSent) this.#write(this.#codec.pong(event.data));
+          // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response, unless
+          // it already received a Close frame" (and after our own Close we may send nothing, §5.5.1).
+          if (!this.#codec.closeSent) this.#write(this.#codec.pong(event.data));
           this.emit('ping', event.data);
           break;
         case 'pong':
-          this.#trace('pong', event.data.length, 'in');
+          // §5.5.3: a pong answers a ping, or is unsolicited (a heartbeat); either way it proves the peer is there.
           this.#awaitingPong = false;
           this.emit('pong', event.data);
           break;
         case 'close':
-          this.#trace('close', 0, 'in', `code=${event.code}${event.reason ? ` reason=${JSON.stringify(event.reason)}` : ''}`);
-          this.#closeReceived = { code: event.code, reason: event.reason };
-          if (!this.#closeSent) {
-            // §5.5.1: echo the status code (and, as ws does, the reason); 1005 means "none was sent", so
-            // our reply carries no code either.
-            this.#readyState = ReadyState.CLOSING;
-            this.#closeSent = true;
-            this.#write(event.code === 1005 ? this.#codec.close() : this.#codec.close(event.code, event.reason));
-          }
-          this.#finishClosingHandshake();
+          this.#onClose(event.code, event.reason);
           return;
         case 'error':
-          this.#failConnection(event.error);
+          this.#codecFailed = true;
+          this.#fail(event.error);
           return;
       }
     }
   }
 
-  /** §7.1.1: the server closes TCP first; a client waits a moment for that before closing itself. */
-  #finishClosingHandshake(): void {
-    if (this.#closeTimer) clearTimeout(this.#closeTimer);
-    if (this.#options.role === 'server') {
-      this.#socket.end();
-      this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#options.closeTimeoutMs);
-    } else {
-      this.#closeTimer = setTimeout(() => this.#socket.end(), this.#options.closeTimeoutMs);
-    }
-    this.#closeTimer.unref();
-  }
-
-  /** §7.1.7 "Fail the WebSocket Connection": send a Close with the error's code, then drop TCP. */
-  #failConnection(error: ProtocolError): void {
-    this.#trace('error', 0, 'in', `${error.code} → close ${error.closeCode}`);
-    this.emit('error', error);
-    // 1006 means the stream is gone: there is nobody to send a Close frame to (§7.1.5).
-    if (!this.#closeSent && error.closeCode !== 1006 && this.#socket.writable) {
-      this.#closeSent = true;
+  #onClose(code: number, reason: string): void {
+    this.#closeReceived = { code, reason };
+    this.#trace('close', 'in', () => describeClose(code, reason));
+    if (!this.#codec.closeSent) {
+      // §5.5.1: "the endpoint MUST send a Close frame in response ... typically echos the status code it
+      // received". 1005 means the peer sent no code, so our answer carries none either.
       this.#readyState = ReadyState.CLOSING;
-      this.#write(this.#codec.close(error.closeCode, ''));
+      this.#write(code === CloseCode.NoStatusReceived ? this.#codec.close() : this.#codec.close(code));
     }
-    this.#closeReceived ??= { code: error.closeCode, reason: error.message };
-    this.#socket.end();
-    this.#closeTimer ??= setTimeout(() => this.#socket.destroy(), this.#options.closeTimeoutMs);
-    this.#closeTimer.unref();
-    this.#reportClose(error.closeCode, '', false);
+    // Both Close frames have now passed. §7.1.1: the server closes TCP first; the client gives it time.
+    if (this.#options.role === 'server') this.#socket.end();
+    this.#armCloseTimer(() => this.#socket.destroy());
+    this.#discardInput();
   }
 
-  #socketError(error: Error): void {
+  /** §7.1.7 "Fail the WebSocket Connection": a Close with the error's code, then close our half of TCP. */
+  #fail(error: ProtocolError): void {
+    if (error.closeCode === CloseCode.AbnormalClosure) {
+      // The stream ended without a Close frame: there is nobody to send one to (§7.1.5). Not an 'error':
+      // the peer vanishing is an ordinary way for a connection to end, reported as 1006 by `close`.
+      return;
+    }
+    this.#trace('error', 'in', () => `${error.code}: ${error.message} → close ${error.closeCode}`);
+    if (!this.#codec.closeSent) {
+      const reason = truncateUtf8(error.message, MAX_REASON_BYTES);
+      this.#failure = { code: error.closeCode, reason };
+      this.#write(this.#codec.close(error.closeCode, reason));
+    } else {
+      // We had already sent our Close; what we report is still the violation, not the peer's silence.
+      this.#failure = { code: error.closeCode, reason: '' };
+    }
+    this.#readyState = ReadyState.CLOSING;
+    this.#socket.end();
+    this.#armCloseTimer(() => this.#socket.destroy());
+    this.#discardInput();
+    this.#emitError(error);
+  }
+
+  /** Keep reading (the codec ignores it all now), so unread input cannot turn our FIN into a reset. */
+  #discardInput(): void {
+    if (!this.#socket.destroyed) this.#socket.resume();
+  }
+
+  #drop(why: string): void {
+    if (this.#socket.destroyed) return;
+    this.#dropped = true;
+    this.#trace('drop', undefined, () => why);
+    this.#socket.destroy();
+  }
+
+  #armCloseTimer(onTimeout: () => void): void {
+    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
+    this.#closeTimer = setTimeout(onTimeout, this.#options.closeTimeoutMs);
+    this.#closeTimer.unref();
+  }
+
+  #emitError(error: Error): void {
     if (!this.#closeEmitted && this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   #socketClosed(): void {
-    if (this.#closeTimer) clearTimeout(this.#closeTimer);
-    if (this.#pingTimer) clearInterval(this.#pingTimer);
-    const received = this.#closeReceived;
-    const clean = this.#closeSent && received !== undefined;
-    this.#reportClose(received?.code ?? 1006, received?.reason ?? '', clean);
-  }
-
-  #terminate(code: number, reason: string): void {
-    this.#socket.destroy();
-    this.#reportClose(code, reason, false);
-  }
-
-  #reportClose(code: number, reason: string, wasClean: boolean): void {
+    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
+    if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
     this.#readyState = ReadyState.CLOSED;
     if (this.#closeEmitted) return;
     this.#closeEmitted = true;
-    if (this.#pingTimer) clearInterval(this.#pingTimer);
-    this.emit('close', code, reason, wasClean);
+    const received = this.#closeReceived;
+    const failure = this.#failure;
+    if (failure !== undefined) {
+      this.emit('close', failure.code, failure.reason, false);
+    } else if (received !== undefined) {
+      // §7.1.6 / WHATWG "wasClean": the closing handshake completed and TCP closed afterwards.
+      this.emit('close', received.code, received.reason, this.#codec.closeSent && !this.#dropped);
+    } else {
+      // §7.1.5: no Close frame received → 1006.
+      this.emit('close', CloseCode.AbnormalClosure, '', false);
+    }
   }
 
   #startKeepalive(intervalMs: number): void {
     this.#pingTimer = setInterval(() => {
+      // While closing, the close timer is in charge.
+      if (this.#readyState !== ReadyState.OPEN) return;
       if (this.#awaitingPong) {
-        this.#trace('keepalive', 0, 'out', 'no pong in time: dropping the peer');
-        this.#terminate(1006, 'keepalive: no pong in time');
+        this.#trace('keepalive', 'out', () => `no pong within ${intervalMs} ms: dropping the peer`);
+        this.#drop('keepalive: no pong in time');
         return;
       }
       this.#awaitingPong = true;
@@ -254,8 +317,26 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#pingTimer.unref();
   }
 
-  #trace(kind: string, length: number, direction: 'in' | 'out', extra = ''): void {
+  #trace(kind: string, direction: 'in' | 'out' | undefined, describe: () => string): void {
     const emit = this.#options.emit;
-    if (emit) emit({ kind, detail: `len=${length}${extra ? ' ' + extra : ''}`, direction });
+    if (emit !== undefined) emit(lazyEvent(kind, direction, describe));
   }
+}
+
+function describeClose(code: number, reason: string): string {
+  return `code=${code}${reason === '' ? '' : ` reason=${JSON.stringify(reason)}`}`;
+}
+
+/** The longest prefix of `text` that is at most `max` bytes of UTF-8 and ends on a whole character. */
+function truncateUtf8(text: string, max: number): string {
+  if (Buffer.byteLength(text) <= max) return text;
+  let out = '';
+  let bytes = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (bytes + size > max) break;
+    out += char;
+    bytes += size;
+  }
+  return out;
 }
