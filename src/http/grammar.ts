@@ -61,8 +61,13 @@ const SUB_DELIMS = "!$&'()*+,;=";
  */
 export const PATH_CHAR: Table = table(UNRESERVED + SUB_DELIMS + ':@/%', DIGIT, ALPHA_UPPER, ALPHA_LOWER);
 
-/** RFC 3986 §3.4: query = *( pchar / "/" / "?" ) */
-export const QUERY_CHAR: Table = table(UNRESERVED + SUB_DELIMS + ':@/?%', DIGIT, ALPHA_UPPER, ALPHA_LOWER);
+/**
+ * RFC 3986 §3.4: query = *( pchar / "/" / "?" ). What the parser accepts in a query is that set plus `[ ] { } | ^ " \` < > \\`. Browsers and curl
+ * send `?a[]=1` and `?q={"x":1}` unescaped, and nginx, Go's net/http and h11 accept any visible character
+ * there; refusing them would teach learners that working URLs are broken. Still never a space, a CTL, a
+ * `#` (fragments are not part of a request-target) or non-ASCII.
+ */
+export const QUERY_CHAR: Table = table(UNRESERVED + SUB_DELIMS + ':@/?%[]{}|^"`<>\\', DIGIT, ALPHA_UPPER, ALPHA_LOWER);
 
 /** RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ) */
 const REG_NAME_CHAR: Table = table(UNRESERVED + SUB_DELIMS + '%', DIGIT, ALPHA_UPPER, ALPHA_LOWER);

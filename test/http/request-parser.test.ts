@@ -37,6 +37,12 @@ describe('RequestParser: well-formed requests, each fed whole, at every offset, 
     });
   });
 
+  it('queries with brackets, braces, pipes and quotes as browsers and curl send them are accepted', () => {
+    threeWays('GET /search?a[]=1&b={"x":1}&c=a|b^`<>\\ HTTP/1.1\r\nHost: lab\r\n\r\n', (s) => {
+      assert.equal(s.requests[0]!.query, '?a[]=1&b={"x":1}&c=a|b^`<>\\');
+    });
+  });
+
   it('get/getAll/has look names up case-insensitively and join repeated lines with ", "', () => {
     const parser = new RequestParser(limitsWith());
     parser.receive(ascii('GET / HTTP/1.1\r\nHost: h\r\nAccept: a\r\naccept: b\r\nX: 1\r\n\r\n'));
