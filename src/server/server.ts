@@ -7,6 +7,7 @@
  *   admit()   → row in the table (before any async work), then HTTP/1.1 on the socket
  *   101       → a protocol handler from the registry owns the socket from here on
  */
+import { setMaxListeners } from 'node:events';
 import type { Socket } from 'node:net';
 import { ConnectionState } from '../accept-loop/connection-state.js';
 import { type ConnectionRecord, ConnectionTable } from '../accept-loop/connection-table.js';
@@ -50,6 +51,8 @@ export class SwitchyardServer {
   private constructor(listener: Listener, limits: Limits) {
     this.#listener = listener;
     this.limits = limits;
+    // Every upgraded connection listens for shutdown on this one signal: thousands of listeners are expected.
+    setMaxListeners(0, this.#shutdown.signal);
     const live = this.#live;
     this.#services = {
       limits,

@@ -91,6 +91,8 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
       socket.off('data', onData);
       socket.off('error', onError);
       socket.off('close', onClose);
+      // Frames are whole messages already; Nagle's algorithm would only delay small ones (pings, pongs).
+      socket.setNoDelay(true);
       resolve(new WebSocket(socket, {
         role: 'client',
         maxMessageBytes: options.maxMessageBytes ?? DEFAULT_LIMITS.webSocketMaxMessageBytes,

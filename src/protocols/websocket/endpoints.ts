@@ -1,20 +1,29 @@
 import { formatEndpoint } from '../../accept-loop/five-tuple.js';
 import type { ChatRoom, RoomMember } from '../chat/room.js';
 import type { WebSocketEndpoint } from './plugin.js';
-import type { WebSocket } from './session.js';
+import { WebSocket } from './session.js';
 
 /**
- * `/echo`: text comes back as text, binary as binary. When the peer is not reading our echoes we stop
- * reading its messages until the socket drains: memory stays bounded by the socket's high-water mark.
+ * `/echo`: text comes back as text, binary as binary. When the peer is not reading our echoes (`send`
+ * returns false: the socket's buffer is past its high-water mark) we stop reading its messages until the
+ * socket drains, so what we hold for it stays bounded by the high-water mark plus what one read brought
+ * in (at most one 64 KiB read of small messages, or one message) — TCP's own flow control then makes the
+ * peer wait. Keepalive pings are off here: an echo peer sees exactly its own traffic and nothing else.
  */
 export function echoEndpoint(): WebSocketEndpoint {
   return {
     onConnection(ws: WebSocket) {
+      let waitingForDrain = false;
+      const resume = (): void => {
+        waitingForDrain = false;
+        ws.socket.resume();
+      };
       ws.on('message', (data) => {
-        if (!ws.send(data)) {
-          ws.socket.pause();
-          ws.once('drain', () => ws.socket.resume());
-        }
+        if (ws.send(data) || waitingForDrain || ws.readyState !== WebSocket.OPEN) return;
+        // One drain listener per stall, not one per message: a read can carry hundreds of small messages.
+        waitingForDrain = true;
+        ws.socket.pause();
+        ws.once('drain', resume);
       });
     },
   };

@@ -27,10 +27,13 @@ export {
   type HandshakeResult,
   type ParsedExtension,
 } from './handshake.js';
+export { describeFrame } from './frame-trace.js';
 export { createMaskSource, unmaskInPlace } from './mask.js';
 export {
   WebSocketProtocol,
   type ConnectionState,
+  type FrameDirection,
+  type FrameObserver,
   type WebSocketEvent,
   type WebSocketProtocolOptions,
 } from './protocol.js';

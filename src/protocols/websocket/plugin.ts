@@ -62,8 +62,7 @@ export function createWebSocketProtocol(options: WebSocketPluginOptions): Protoc
           ctx.signal.removeEventListener('abort', goingAway);
           resolve();
         });
-        // An endpoint bug must not escape as an unhandled error; the loop logs it and closes the socket.
-        socket.on('error', () => {});
+        // If onConnection throws, this promise rejects: the loop logs the failure and destroys the socket.
         state.endpoint.onConnection(socket, ctx);
         if (ctx.signal.aborted) goingAway();
       });

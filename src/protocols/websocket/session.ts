@@ -228,9 +228,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#trace('close', 'in', () => describeClose(code, reason));
     if (!this.#codec.closeSent) {
       // §5.5.1: "the endpoint MUST send a Close frame in response ... typically echos the status code it
-      // received". 1005 means the peer sent no code, so our answer carries none either.
+      // received"; like ws we echo the reason too, so the initiator's `close` event shows its own words.
+      // 1005 means the peer sent no code, so our answer carries none either.
       this.#readyState = ReadyState.CLOSING;
-      this.#write(code === CloseCode.NoStatusReceived ? this.#codec.close() : this.#codec.close(code));
+      this.#write(code === CloseCode.NoStatusReceived ? this.#codec.close() : this.#codec.close(code, reason));
     }
     // Both Close frames have now passed. §7.1.1: the server closes TCP first; the client gives it time.
     if (this.#options.role === 'server') this.#socket.end();
