@@ -1,0 +1,556 @@
+/**
+ * The dashboard, `GET /`: one self-contained page (no external assets, no framework) that shows the
+ * connection table, the registered protocols, a timeline of loop events and a chat panel, all fed over
+ * WebSockets on the very port that served the page.
+ *
+ * The lesson it makes visible: the page reaches the server over several TCP connections — the HTML over
+ * plain HTTP, the live feed and the chat over WebSockets that began as HTTP requests — and every one of
+ * them has the same server port and a different client port. A browser cannot read its own client port,
+ * so the page learns each one from the server: the HTML's connection is written into the page when it is
+ * served, the feed's arrives in its `hello`, and the chat socket is found by a random tag in its request
+ * target (`/chat?lab=…`), which the feed reports in the `request` event.
+ *
+ * Inline script and style are pinned by their SHA-256 in the Content-Security-Policy; everything the
+ * server or a peer says (targets, chat text, error messages) reaches the DOM as text, never as markup.
+ */
+import { createHash } from 'node:crypto';
+import type { SelfIdentity } from './feed-messages.js';
+
+const STYLE = `
+:root { --bg: #f4f5f7; --panel: #fff; --ink: #1d2330; --muted: #5d6675; --line: #dde1e7; --accent: #0b6e6e;
+  --page: #1f5fbf; --feed: #7a3fb0; --chat: #1f8a4c; --mine: #fff7d9; --warn: #a15c00; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--ink); font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+code, .mono, td.tuple, #timeline { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 12.5px; }
+header { display: flex; align-items: baseline; gap: 16px; flex-wrap: wrap; padding: 12px 20px; background: #14202e; color: #e8edf3; }
+header h1 { margin: 0; font-size: 20px; letter-spacing: .02em; }
+header h1 span { font-weight: 400; color: #8fb3c9; }
+header p { margin: 0; color: #b9c6d3; }
+.pill { margin-left: auto; padding: 2px 10px; border-radius: 999px; font-size: 12px; background: #5d6675; color: #fff; }
+.pill.live { background: #1f8a4c; } .pill.connecting, .pill.reconnecting { background: var(--warn); }
+h2 { margin: 0 0 8px; font-size: 15px; }
+h2 small { font-weight: 400; color: var(--muted); }
+section, aside > section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
+#lesson { margin: 14px 20px 0; border-left: 5px solid var(--accent); }
+#mine { list-style: none; margin: 0; padding: 0; display: grid; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr)); gap: 8px; }
+#mine li { border: 1px solid var(--line); border-radius: 6px; padding: 6px 10px; }
+#mine li .what { display: block; color: var(--muted); font-size: 12.5px; }
+#mine li .ports { display: block; margin-top: 2px; }
+#mine li.gone { opacity: .55; }
+#lesson-line { margin: 10px 0 0; font-size: 15px; }
+#lesson-line b { color: var(--accent); }
+main { display: grid; grid-template-columns: minmax(0, 1fr) 320px; gap: 14px; padding: 14px 20px; }
+#timeline-panel { grid-column: 1 / -1; }
+aside { display: flex; flex-direction: column; gap: 14px; }
+table { width: 100%; border-collapse: collapse; }
+th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; vertical-align: top; }
+th { font-size: 12px; color: var(--muted); font-weight: 600; }
+th.server, td.server { background: #f1f6f6; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.req { max-width: 30ch; overflow: hidden; text-overflow: ellipsis; color: var(--muted); }
+.port { font-weight: 700; }
+td.server .port { color: var(--accent); }
+td.client .port { color: #b0361f; }
+tr.self { background: var(--mine); }
+tr.state-closed { opacity: .5; }
+.badge { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 11.5px; color: #fff; white-space: nowrap; }
+.badge.page { background: var(--page); } .badge.feed { background: var(--feed); } .badge.chat { background: var(--chat); }
+.state { font-size: 12px; padding: 0 6px; border-radius: 4px; background: #e7eaee; }
+.state.http { background: #dbe8fb; } .state.switching { background: #fde7c2; } .state.upgraded { background: #d5f0de; }
+.scroll { overflow: auto; max-height: 46vh; }
+#protocols { margin: 0; padding-left: 18px; }
+#protocols li { margin-bottom: 4px; }
+#protocols .desc { color: var(--muted); }
+#chat-status { margin: 0 0 6px; color: var(--muted); font-size: 12.5px; }
+#chat-log { list-style: none; margin: 0 0 8px; padding: 6px; height: 220px; overflow: auto; border: 1px solid var(--line); border-radius: 6px; background: #fafbfc; }
+#chat-log li { margin-bottom: 3px; word-wrap: break-word; }
+#chat-log .from { font-weight: 600; margin-right: 6px; }
+#chat-log li.own .from { color: var(--chat); }
+#chat-form { display: flex; gap: 6px; }
+#chat-form input { flex: 1; padding: 5px 8px; border: 1px solid var(--line); border-radius: 5px; font: inherit; }
+#chat-form button { padding: 5px 12px; border: 0; border-radius: 5px; background: var(--accent); color: #fff; font: inherit; cursor: pointer; }
+.timeline-head { display: flex; align-items: baseline; gap: 16px; }
+.timeline-head label { color: var(--muted); font-size: 12.5px; }
+#timeline { list-style: none; margin: 0; padding: 0; max-height: 40vh; overflow: auto; }
+#timeline li { padding: 1px 4px; border-bottom: 1px solid #f0f1f3; white-space: pre-wrap; word-break: break-all; }
+#timeline li.mine { background: var(--mine); }
+#timeline li.note { color: var(--warn); font-style: italic; }
+#timeline.hide-frames li.frame { display: none; }
+#timeline .t { color: var(--muted); }
+#timeline .type { display: inline-block; min-width: 7.5ch; font-weight: 700; }
+.ev-accept .type, .ev-close .type { color: #0b6e6e; } .ev-request .type, .ev-response .type { color: var(--page); }
+.ev-upgrade .type { color: var(--chat); } .ev-protocol .type { color: var(--feed); } .ev-error .type, .ev-refuse .type { color: #b0361f; }
+footer { margin: 0 20px 20px; padding: 12px 14px; border: 1px dashed #b8c0cb; border-radius: 8px; color: #3d4552; background: #fbfbfc; }
+footer h2 { font-size: 14px; }
+footer p { margin: 6px 0; }
+@media (max-width: 900px) { main { grid-template-columns: 1fr; } }
+`;
+
+// Plain ES2017 without template literals: this text sits inside a TypeScript template string.
+const SCRIPT = String.raw`
+'use strict';
+(function () {
+  var MAX_TIMELINE = 300, MAX_CHAT = 200, CLOSED_LINGER_MS = 10000;
+  var data = JSON.parse(document.getElementById('lab-data').textContent);
+  var chatTag = Math.random().toString(36).slice(2, 10);
+  var lab = window.switchyardLab = {
+    page: data.page, feed: null, chat: null, server: data.server,
+    rows: new Map(), closed: new Map(), requests: new Map(), total: 0, protocols: [],
+    clockOffset: 0, feedState: 'connecting', chatState: 'waiting for the live feed'
+  };
+  // Requests made before the feed was listening, known all the same.
+  if (lab.page) lab.requests.set(lab.page.id, 'GET /');
+  var $ = function (id) { return document.getElementById(id); };
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  // The page's WebSocket URLs come from its own address: ws: or wss:, same host and port, same path prefix,
+  // so the page keeps working behind a reverse proxy that forwards the Upgrade.
+  function wsUrl(relative) {
+    var url = new URL(relative, location.href);
+    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    return url.href;
+  }
+
+  function splitTuple(tuple) {
+    var parts = String(tuple || '').split(' ');
+    return { transport: parts[0] || '?', local: endpoint(parts[1]), remote: endpoint(parts[2]) };
+  }
+  function endpoint(text) {
+    text = text || '?:?';
+    var colon = text.lastIndexOf(':');
+    return { host: text.slice(0, colon), port: text.slice(colon + 1) };
+  }
+  function endpointNode(ep) {
+    var span = el('span', 'mono');
+    span.appendChild(document.createTextNode(ep.host + ':'));
+    span.appendChild(el('span', 'port', ep.port));
+    return span;
+  }
+  function whose(tuple) {
+    if (lab.page && lab.page.fiveTuple === tuple) return 'page';
+    if (lab.feed && lab.feed.fiveTuple === tuple) return 'feed';
+    if (lab.chat && lab.chat.fiveTuple === tuple) return 'chat';
+    return '';
+  }
+  var BADGES = { page: 'HTML', feed: 'live feed', chat: 'chat' };
+  function bytes(n) {
+    if (n < 1024) return n + ' B';
+    if (n < 1048576) return (n / 1024).toFixed(1) + ' KiB';
+    return (n / 1048576).toFixed(1) + ' MiB';
+  }
+  function age(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000));
+    if (s < 60) return s + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+    return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
+  }
+  function clock(time) {
+    var d = new Date(time);
+    return d.toTimeString().slice(0, 8) + '.' + String(d.getMilliseconds()).padStart(3, '0');
+  }
+  function serverNow() { return Date.now() + lab.clockOffset; }
+
+  // ---- the model: a snapshot replaces the table; events keep it current in between ----
+  function fromSnapshot(row, time) {
+    return { id: row.id, fiveTuple: row.fiveTuple, state: row.state, protocol: row.protocol, requests: row.requests,
+      bytesIn: row.bytesIn, bytesOut: row.bytesOut, acceptedAt: time - row.ageMs, closedAt: null };
+  }
+  function applySnapshot(msg) {
+    lab.clockOffset = msg.time - Date.now();
+    lab.rows = new Map();
+    msg.connections.forEach(function (row) { lab.rows.set(row.id, fromSnapshot(row, msg.time)); lab.closed.delete(row.id); });
+    lab.total = msg.total;
+    lab.protocols = msg.protocols;
+    render();
+  }
+  function applyEvent(e) {
+    var row = e.id === undefined ? undefined : lab.rows.get(e.id);
+    switch (e.type) {
+      case 'accept':
+        lab.rows.set(e.id, { id: e.id, fiveTuple: e.fiveTuple, state: 'accepted', protocol: null, requests: 0,
+          bytesIn: 0, bytesOut: 0, acceptedAt: e.time, closedAt: null });
+        break;
+      case 'request':
+        lab.requests.set(e.id, e.method + ' ' + e.target + (e.upgrade ? '  (Upgrade: ' + e.upgrade + ')' : ''));
+        if (row) { row.requests += 1; if (row.state === 'accepted') row.state = 'http'; }
+        if (e.target.indexOf('lab=' + chatTag) !== -1) lab.chat = { id: e.id, fiveTuple: e.fiveTuple };
+        break;
+      case 'state':
+        if (row) row.state = e.to;
+        break;
+      case 'upgrade':
+        // Applied once: after a reconnect the snapshot may already show this upgrade.
+        if (row && row.state !== 'upgraded') { row.state = 'upgraded'; row.protocol = row.protocol ? row.protocol + ' > ' + e.protocol : e.protocol; }
+        break;
+      case 'close':
+        if (row) {
+          row.state = 'closed'; row.bytesIn = e.bytesIn; row.bytesOut = e.bytesOut; row.closedAt = e.time;
+          row.closeReason = 'closed by ' + e.closedBy + ': ' + e.reason;
+          lab.rows.delete(e.id);
+          lab.closed.set(e.id, { row: row, until: Date.now() + CLOSED_LINGER_MS });
+        }
+        break;
+    }
+  }
+
+  // ---- rendering ----
+  var renderTimer = 0;
+  function render() {
+    if (renderTimer) return;
+    renderTimer = setTimeout(function () { renderTimer = 0; renderAll(); }, 30);
+  }
+  function renderAll() {
+    var now = Date.now();
+    lab.closed.forEach(function (entry, id) { if (entry.until < now) lab.closed.delete(id); });
+    renderStatus(); renderLesson(); renderTable(); renderProtocols(); markTimeline();
+  }
+  // A connection is known to be the chat's only from its request, after its accept was listed: re-mark.
+  function markTimeline() {
+    var items = $('timeline').querySelectorAll('li[data-tuple]');
+    for (var i = 0; i < items.length; i++) items[i].classList.toggle('mine', !!whose(items[i].dataset.tuple));
+  }
+  function renderStatus() {
+    var pill = $('feed-status');
+    pill.className = 'pill ' + lab.feedState;
+    pill.textContent = lab.feedState === 'live' ? 'live' : lab.feedState + '…';
+    if (lab.server) $('listening').textContent = 'listening on ' + lab.server.address + ':' + lab.server.port +
+      ' — one passive socket; every accept() returns a new connected one';
+    var me = lab.chat ? splitTuple(lab.chat.fiveTuple).remote : null;
+    $('chat-status').textContent = lab.chatState + (me && lab.chatState === 'open' ? ' as ' + me.host + ':' + me.port : '');
+  }
+  function findRow(tuple) {
+    var found = null;
+    lab.rows.forEach(function (row) { if (row.fiveTuple === tuple) found = row; });
+    if (!found) lab.closed.forEach(function (entry) { if (entry.row.fiveTuple === tuple) found = entry.row; });
+    return found;
+  }
+  function renderLesson() {
+    var list = $('mine');
+    var items = [
+      ['page', 'the HTML you are reading', 'plain HTTP/1.1: GET /', lab.page],
+      ['feed', 'live feed', 'WebSocket on /_lab/events, after 101 Switching Protocols', lab.feed],
+      ['chat', 'chat', 'WebSocket on /chat, after 101 Switching Protocols', lab.chat]
+    ];
+    var frag = document.createDocumentFragment();
+    var serverPorts = [], clientPorts = [];
+    items.forEach(function (item) {
+      var li = el('li');
+      li.dataset.self = item[0];
+      li.appendChild(el('span', 'badge ' + item[0], item[1]));
+      li.appendChild(el('span', 'what', item[2]));
+      var ports = el('span', 'ports');
+      if (item[3]) {
+        var t = splitTuple(item[3].fiveTuple);
+        var row = findRow(item[3].fiveTuple);
+        ports.appendChild(document.createTextNode('client '));
+        ports.appendChild(endpointNode(t.remote));
+        ports.appendChild(document.createTextNode(' → server '));
+        ports.appendChild(endpointNode(t.local));
+        if (row && row.state === 'closed') { li.className = 'gone'; ports.appendChild(document.createTextNode('  (' + row.closeReason + ')')); }
+        else if (!row && lab.feedState === 'live') { li.className = 'gone'; ports.appendChild(document.createTextNode('  (no longer in the table)')); }
+        else { serverPorts.push(t.local.port); clientPorts.push(t.remote.port); }
+      } else {
+        ports.textContent = item[0] === 'page' ? 'unknown' : 'not connected yet';
+      }
+      li.appendChild(ports);
+      frag.appendChild(li);
+    });
+    list.replaceChildren(frag);
+    var line = $('lesson-line');
+    line.replaceChildren();
+    if (clientPorts.length >= 2) {
+      line.appendChild(document.createTextNode('Same server port '));
+      line.appendChild(el('b', '', serverPorts.filter(function (p, i) { return serverPorts.indexOf(p) === i; }).join(', ')));
+      line.appendChild(document.createTextNode(', different client ports '));
+      line.appendChild(el('b', '', clientPorts.join(', ')));
+      line.appendChild(document.createTextNode(': the kernel tells these connections apart by the whole 5-tuple, so one listening port serves them all.'));
+    } else {
+      line.textContent = 'Waiting for this page\u2019s connections to show up in the table…';
+    }
+  }
+  function cell(tr, className, content) {
+    var td = el('td', className);
+    if (content instanceof Node) td.appendChild(content); else td.textContent = content;
+    tr.appendChild(td);
+    return td;
+  }
+  function renderTable() {
+    var now = serverNow();
+    var list = Array.from(lab.rows.values());
+    lab.closed.forEach(function (entry) { list.push(entry.row); });
+    list.sort(function (a, b) { return a.id - b.id; });
+    var frag = document.createDocumentFragment();
+    list.forEach(function (row) {
+      var tr = el('tr', 'state-' + row.state);
+      tr.dataset.id = row.id;
+      var mine = whose(row.fiveTuple);
+      if (mine) { tr.dataset.self = mine; tr.classList.add('self'); }
+      var t = splitTuple(row.fiveTuple);
+      cell(tr, 'num', '#' + row.id);
+      cell(tr, '', mine ? el('span', 'badge ' + mine, BADGES[mine]) : '');
+      cell(tr, '', el('span', 'state ' + row.state, row.state));
+      cell(tr, '', row.protocol || '—');
+      cell(tr, 'tuple', t.transport);
+      cell(tr, 'tuple server', endpointNode(t.local));
+      cell(tr, 'tuple client', endpointNode(t.remote));
+      cell(tr, 'num', bytes(row.bytesIn));
+      cell(tr, 'num', bytes(row.bytesOut));
+      cell(tr, 'num', age((row.closedAt || now) - row.acceptedAt));
+      var req = cell(tr, 'req', row.state === 'closed' ? row.closeReason : (lab.requests.get(row.id) || ''));
+      req.title = req.textContent;
+      frag.appendChild(tr);
+    });
+    $('conn-rows').replaceChildren(frag);
+    $('conn-count').textContent = '(' + lab.rows.size + ' live' + (lab.total > lab.rows.size ? ', newest ' + lab.rows.size + ' of ' + lab.total + ' shown' : '') + ')';
+  }
+  function renderProtocols() {
+    var frag = document.createDocumentFragment();
+    lab.protocols.forEach(function (p) {
+      var li = el('li');
+      li.appendChild(el('code', '', p.token));
+      if (p.description) li.appendChild(el('span', 'desc', ' — ' + p.description));
+      frag.appendChild(li);
+    });
+    $('protocols').replaceChildren(frag);
+  }
+
+  // ---- the timeline ----
+  function describe(e) {
+    switch (e.type) {
+      case 'listen': return 'listening on ' + e.address + ':' + e.port;
+      case 'accept': return 'accept() returned a new socket (live ' + e.live + ')';
+      case 'refuse': return 'refused: ' + e.reason;
+      case 'request': return e.method + ' ' + e.target + ' HTTP/' + e.version + (e.upgrade ? '   Upgrade: ' + e.upgrade : '');
+      case 'response': return e.status + ' (' + e.bytes + ' B body)';
+      case 'upgrade': return '101 Switching Protocols → ' + e.protocol + (e.headBytes ? ' (' + e.headBytes + ' B came with the request)' : '');
+      case 'protocol': return e.protocol + ' ' + (e.direction === 'out' ? '→' : e.direction === 'in' ? '←' : '·') + ' ' + e.kind + ' ' + e.detail;
+      case 'state': return e.from + ' → ' + e.to;
+      case 'close': return 'closed by ' + e.closedBy + ': ' + e.reason + ' (in ' + bytes(e.bytesIn) + ', out ' + bytes(e.bytesOut) + ')';
+      case 'error': return e.code + ': ' + e.message;
+      case 'shutdown': return e.phase + ' (live ' + e.live + ')';
+      default: return JSON.stringify(e);
+    }
+  }
+  function timelineEntry(e) {
+    var li = el('li', 'ev ev-' + e.type + (e.type === 'protocol' ? ' frame' : ''));
+    if (e.fiveTuple) { li.dataset.tuple = e.fiveTuple; if (whose(e.fiveTuple)) li.classList.add('mine'); }
+    li.appendChild(el('span', 't', clock(e.time) + '  '));
+    li.appendChild(el('span', 'type', e.type));
+    if (e.id !== undefined) {
+      var who = el('span', 'who', ' #' + e.id + ' :' + splitTuple(e.fiveTuple).remote.port + '  ');
+      who.title = e.fiveTuple;
+      li.appendChild(who);
+    } else {
+      li.appendChild(document.createTextNode('  '));
+    }
+    li.appendChild(document.createTextNode(describe(e)));
+    return li;
+  }
+  function addToTimeline(nodes) {
+    var list = $('timeline');
+    var atTop = list.scrollTop < 8;
+    var frag = document.createDocumentFragment();
+    for (var i = nodes.length - 1; i >= 0; i--) frag.appendChild(nodes[i]);
+    list.insertBefore(frag, list.firstChild);
+    while (list.childElementCount > MAX_TIMELINE) list.removeChild(list.lastChild);
+    if (atTop) list.scrollTop = 0;
+  }
+  function note(text) {
+    var li = el('li', 'note', clock(Date.now()) + '  ' + text);
+    addToTimeline([li]);
+  }
+
+  // ---- the live feed ----
+  var feedRetries = 0;
+  function connectFeed() {
+    lab.feedState = feedRetries ? 'reconnecting' : 'connecting';
+    render();
+    var ws = new WebSocket(wsUrl('_lab/events'));
+    ws.onmessage = function (message) {
+      var msg;
+      try { msg = JSON.parse(message.data); } catch (error) { return; }
+      if (msg.type === 'hello') {
+        feedRetries = 0;
+        lab.feed = msg.self; lab.server = msg.server; lab.feedState = 'live';
+        lab.requests.set(msg.self.id, 'GET /_lab/events  (Upgrade: websocket)');
+        lab.clockOffset = msg.time - Date.now();
+        if (!chat) connectChat();
+        render();
+      } else if (msg.type === 'snapshot') {
+        applySnapshot(msg);
+      } else if (msg.type === 'events') {
+        msg.events.forEach(applyEvent);
+        addToTimeline(msg.events.map(timelineEntry));
+        render();
+      } else if (msg.type === 'gap') {
+        note(msg.dropped + ' events skipped: this page read the feed too slowly, so the server dropped them instead of buffering without bound. The table below is fresh again.');
+      }
+    };
+    ws.onclose = function (event) {
+      lab.feed = null;
+      var delay = Math.min(10000, 500 * Math.pow(2, feedRetries++));
+      lab.feedState = 'reconnecting';
+      note('live feed closed (code ' + event.code + (event.reason ? ', ' + event.reason : '') + '); reconnecting in ' + (delay / 1000) + ' s');
+      render();
+      setTimeout(connectFeed, delay);
+    };
+  }
+
+  // ---- chat on /chat ----
+  var chat = null, chatRetries = 0;
+  function connectChat() {
+    lab.chatState = 'connecting';
+    var ws = chat = new WebSocket(wsUrl('chat?lab=' + chatTag), ['superchat']);
+    ws.onopen = function () { chatRetries = 0; lab.chatState = 'open'; render(); };
+    ws.onmessage = function (message) {
+      var from = 'someone', text = message.data;
+      if (ws.protocol === 'superchat') {
+        try { var parsed = JSON.parse(message.data); from = parsed.from; text = parsed.text; } catch (error) { /* shown as sent */ }
+      }
+      addChat(from, text, false);
+    };
+    ws.onclose = function (event) {
+      lab.chat = null;
+      var delay = Math.min(10000, 500 * Math.pow(2, chatRetries++));
+      lab.chatState = 'closed (code ' + event.code + '), reconnecting in ' + (delay / 1000) + ' s';
+      render();
+      setTimeout(connectChat, delay);
+    };
+  }
+  function addChat(from, text, own) {
+    var log = $('chat-log');
+    var li = el('li', own ? 'own' : '');
+    li.appendChild(el('span', 'from', from));
+    li.appendChild(el('span', 'text', text));
+    log.appendChild(li);
+    while (log.childElementCount > MAX_CHAT) log.removeChild(log.firstChild);
+    log.scrollTop = log.scrollHeight;
+  }
+  $('chat-form').addEventListener('submit', function (event) {
+    event.preventDefault();
+    var input = $('chat-input');
+    var text = input.value.trim();
+    if (!text || !chat || chat.readyState !== WebSocket.OPEN) return;
+    chat.send(text);
+    addChat('you', text, true);
+    input.value = '';
+  });
+  $('show-frames').addEventListener('change', function (event) {
+    $('timeline').classList.toggle('hide-frames', !event.target.checked);
+  });
+
+  setInterval(render, 1000);
+  render();
+  connectFeed();
+})();
+`;
+
+const BODY = `
+<header>
+  <h1>switchyard <span>lab</span></h1>
+  <p id="listening">one TCP port: plain HTTP/1.1 and every Upgrade protocol</p>
+  <span id="feed-status" class="pill connecting">connecting…</span>
+</header>
+<section id="lesson" aria-labelledby="lesson-title">
+  <h2 id="lesson-title">This page's own connections</h2>
+  <ol id="mine"></ol>
+  <p id="lesson-line"></p>
+</section>
+<main>
+  <section id="connections-panel">
+    <h2>Connections <small id="conn-count"></small></h2>
+    <div class="scroll">
+      <table id="connections">
+        <thead><tr>
+          <th>#</th><th>this page's</th><th>state</th><th>protocol</th><th>transport</th>
+          <th class="server">server (local)</th><th>client (remote)</th>
+          <th>in</th><th>out</th><th>age</th><th>last request / close</th>
+        </tr></thead>
+        <tbody id="conn-rows"></tbody>
+      </table>
+    </div>
+  </section>
+  <aside>
+    <section id="protocols-panel">
+      <h2>Registered protocols <small>Upgrade tokens</small></h2>
+      <ul id="protocols"></ul>
+    </section>
+    <section id="chat-panel">
+      <h2>Chat <small>WebSocket /chat, subprotocol superchat</small></h2>
+      <p id="chat-status"></p>
+      <ol id="chat-log"></ol>
+      <form id="chat-form" autocomplete="off">
+        <input id="chat-input" maxlength="2000" placeholder="say something to every other page" aria-label="chat message">
+        <button type="submit">Send</button>
+      </form>
+    </section>
+  </aside>
+  <section id="timeline-panel">
+    <div class="timeline-head">
+      <h2>Timeline <small>newest first: accept → request → 101 → frames → close</small></h2>
+      <label><input type="checkbox" id="show-frames" checked> show frames</label>
+    </div>
+    <ol id="timeline"></ol>
+  </section>
+</main>
+<footer id="legend">
+  <h2>How to read this</h2>
+  <p><b>5-tuple</b> = transport, server address:port, client address:port (the columns of <code>ss -tn</code>).
+  The kernel keeps one passive listening socket on the server port; every <code>accept()</code> returns a new
+  connected socket, and no two live connections share a 5-tuple.</p>
+  <p><b>Same server port, different client ports.</b> Every row has the server port from your address bar.
+  What tells the rows apart is the client port, which the client's kernel picks for each new connection.
+  A WebSocket is an HTTP connection whose request asked to switch: after <code>101 Switching Protocols</code>
+  it keeps its 5-tuple and carries frames instead of HTTP. Highlighted rows are this page's own connections.</p>
+  <p>The feed leaves out the frames of <code>/_lab/events</code> connections: reporting each of them would send another
+  frame, and the stream would feed itself. Their accept, request, 101 and close are shown.</p>
+</footer>
+`;
+
+const hash = (text: string): string => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+
+/**
+ * Only this page's own script and style run; the feed and the chat may connect to this origin only
+ * (CSP Level 3: 'self' covers ws: and wss: on the same host and port); nothing may frame the page.
+ */
+export const DASHBOARD_CSP = [
+  "default-src 'none'",
+  `script-src ${hash(SCRIPT)}`,
+  `style-src ${hash(STYLE)}`,
+  "connect-src 'self'",
+  'img-src data:',
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export interface DashboardData {
+  /** The connection that carries this very response: the page's own HTTP 5-tuple. */
+  readonly page: SelfIdentity | null;
+  readonly server: { readonly address: string; readonly port: number };
+}
+
+/** The page, with `data` in a JSON data block (not executed, so outside the CSP's script rule). */
+export function renderDashboard(data: DashboardData): string {
+  // `<` escaped, so no value can close the data block early.
+  const json = JSON.stringify(data).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>switchyard lab</title>
+<link rel="icon" href="data:,">
+<style>${STYLE}</style>
+</head>
+<body>${BODY}<script id="lab-data" type="application/json">${json}</script>
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+}
