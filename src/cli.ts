@@ -1,20 +1,37 @@
 #!/usr/bin/env node
 import { CliError } from './cli/cli-error.js';
+import { connectCommand, CONNECT_HELP } from './cli/connect.js';
+import { experimentCommand, EXPERIMENT_HELP } from './cli/experiment.js';
+import { probeCommand, PROBE_HELP } from './cli/probe.js';
 import { serve, SERVE_HELP } from './cli/serve.js';
 
 const HELP = `switchyard — one TCP port, plain HTTP and any number of Upgrade protocols
 
 Usage:
   switchyard serve [--host HOST] [--port PORT] [--trace]
+  switchyard connect <ws-url> [--binary] [--protocol NAME] [-H 'Name: value'] [--verbose]
+  switchyard connect --upgrade TOKEN <url>
+  switchyard probe <url> [--upgrade TOKEN]
+  switchyard experiment [name]
   switchyard help [command]
 
-Run "switchyard <command> --help" for a command's options.
+Commands:
+  serve        serve plain HTTP and every registered Upgrade protocol on one port
+  connect      a WebSocket (or any --upgrade protocol) client on stdin/stdout, for any server
+  probe        send one upgrade request; print the request and response annotated and checked
+  experiment   run a scripted experiment that answers a classic question with real traffic
 
-Exit codes: 0 success, 1 runtime failure (e.g. port busy), 2 usage error.
+Run "switchyard <command> --help" for a command's options and its exit codes.
+
+Exit codes: 0 success, 1 runtime failure (e.g. port busy, connection refused), 2 usage error;
+connect also uses 3 for a connection that closed abnormally after the upgrade.
 `;
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
   serve: { run: (argv) => serve(argv, process.env), help: SERVE_HELP },
+  connect: { run: connectCommand, help: CONNECT_HELP },
+  probe: { run: probeCommand, help: PROBE_HELP },
+  experiment: { run: experimentCommand, help: EXPERIMENT_HELP },
 };
 
 async function main(argv: string[]): Promise<void> {

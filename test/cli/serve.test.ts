@@ -1,39 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { RawClient, parseResponses } from '../helpers/raw-client.js';
-
-export const CLI = fileURLToPath(new URL('../../../dist/cli.js', import.meta.url));
-
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-}
-
-export async function finish(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
-  const [code] = await once(child, 'exit');
-  return { code: code as number | null, stdout, stderr };
-}
-
-/** Wait for the "listening on URL" line and return the port (reading stdout without closing it). */
-export function listeningPort(child: ChildProcessWithoutNullStreams): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (chunk: Buffer): void => {
-      out += chunk;
-      const match = /listening on http:\/\/[^:]+:(\d+)\//.exec(out);
-      if (match) { child.stdout.off('data', onData); child.stdout.resume(); resolve(Number(match[1])); }
-    };
-    child.stdout.on('data', onData);
-    child.once('exit', () => reject(new Error(`server exited without listening: ${out}`)));
-  });
-}
+import { finish, listeningPort, runCli } from '../helpers/cli.js';
 
 describe('switchyard serve (CLI)', () => {
   it('prints its URL, serves, traces with 5-tuples on stderr, and exits 0 on SIGTERM', async () => {

@@ -1,0 +1,288 @@
+/**
+ * `switchyard probe <url>`: one upgrade request, and the raw request and response printed line by line
+ * with what each line means and, for the response, whether it passes the checks a client must make
+ * (RFC 9110 §7.8 for any token; RFC 6455 §4.1 for websocket, with Sec-WebSocket-Accept recomputed from
+ * the key we sent). Works against any server and for any token; after a 101 it says goodbye in the new
+ * protocol's terms (a Close frame for websocket, a FIN otherwise) and leaves.
+ */
+import type { Socket } from 'node:net';
+import { parseArgs } from 'node:util';
+import { formatEndpoint, fiveTupleOf } from '../accept-loop/five-tuple.js';
+import { UsageError } from '../errors.js';
+import type { ResponseHead } from '../http/response-parser.js';
+import { WEBSOCKET_GUID, computeAcceptKey } from '../protocols/websocket/accept-key.js';
+import { buildClientHandshakeRequest, generateClientKey } from '../protocols/websocket/handshake.js';
+import { fieldValues, listHasToken, splitList } from '../protocols/websocket/handshake-fields.js';
+import { WebSocketProtocol } from '../protocols/websocket/protocol.js';
+import { CliError } from './cli-error.js';
+import { buildUpgradeRequest, openUpgrade, parseHeaderArg, parseTarget, parseTimeout, parseUpgradeArg, printable } from './upgrade-client.js';
+
+export const PROBE_HELP = `switchyard probe <url> [options]
+
+Send one upgrade request and print the raw request and response, annotated: the status line, Upgrade,
+Connection and, for websocket, Sec-WebSocket-Accept recomputed from our key and checked. Works against
+any server; for tokens other than websocket the generic checks of RFC 9110 §7.8 apply.
+
+Options:
+  --upgrade TOKEN        the protocol to ask for (default websocket); a list "a/1, b" offers several
+  --protocol NAME        offer a WebSocket subprotocol (repeatable)
+  -H, --header 'N: v'    add a request header (repeatable)
+  --timeout MS           give up if connecting and the answer take longer (default 10000)
+  -h, --help             show this help
+
+Exit codes: 0 upgraded and every check passed; 1 not upgraded, a check failed, or no answer;
+2 usage error.
+`;
+
+const PASS = '✓';
+const FAIL = '✗';
+/** Bytes of a refusal's body to show; the rest is not the point of a probe. */
+const BODY_BYTES = 4 * 1024;
+/** How long to wait for the rest of a refusal's body, and for the peer's goodbye after a 101. */
+const LINGER_MS = 2_000;
+/** Raw lines are padded to this width before their note, so notes line up without drifting far right. */
+const NOTE_COLUMN = 56;
+
+export async function probeCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      upgrade: { type: 'string', default: 'websocket' },
+      protocol: { type: 'string', multiple: true, default: [] },
+      header: { type: 'string', short: 'H', multiple: true, default: [] },
+      timeout: { type: 'string', default: '10000' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (values.help) { process.stdout.write(PROBE_HELP); return; }
+  if (positionals.length !== 1) throw new CliError('probe takes exactly one URL; see "switchyard probe --help"');
+  const timeoutMs = parseTimeout(values.timeout!);
+  const target = parseTarget(positionals[0]!, ['ws:', 'wss:', 'http:', 'https:']);
+  const upgrade = parseUpgradeArg(values.upgrade!);
+  const offers = splitList([upgrade]);
+  const websocket = offers.length === 1 && offers[0]!.toLowerCase() === 'websocket';
+  const protocols = values.protocol!;
+  if (protocols.length > 0 && !websocket) throw new CliError('--protocol is a WebSocket subprotocol; it needs --upgrade websocket');
+  const headers = values.header!.map(parseHeaderArg);
+
+  const key = websocket ? generateClientKey() : undefined;
+  let request: string;
+  try {
+    request = key !== undefined
+      ? buildClientHandshakeRequest({ host: target.authority, path: target.path, key, protocols, headers })
+      : buildUpgradeRequest(target, upgrade, headers);
+  } catch (error) {
+    if (error instanceof UsageError) throw new CliError(error.message);
+    throw error;
+  }
+  const out: string[] = [`probe ${target.href} (Upgrade: ${upgrade})`];
+  const response = await openUpgrade(target, request, {
+    timeoutMs,
+    onSent(socket) {
+      const tuple = fiveTupleOf(socket);
+      out.push(`connected: tcp ${formatEndpoint(tuple.localAddress, tuple.localPort)} → ${formatEndpoint(tuple.remoteAddress, tuple.remotePort)} (our address:port → the server's)`);
+    },
+  });
+  const { head, socket, rest } = response;
+
+  out.push('', 'request (what we sent):');
+  out.push(...annotate('>', request, requestNote));
+  out.push('', 'response (what the server answered):');
+  const checks = checkResponse(head, { offers, websocket, key, protocols });
+  out.push(...annotate('<', head.raw, (line, index) => checks.notes.get(index) ?? responseNote(line, head)));
+  for (const missing of checks.missing) out.push(`  ${FAIL} ${missing}`);
+  if (key !== undefined && head.status === 101) {
+    out.push('', `Sec-WebSocket-Accept recomputed: base64(SHA-1(key + "${WEBSOCKET_GUID}"))`);
+    const expected = computeAcceptKey(key);
+    const matches = fieldValues(head.fields, 'sec-websocket-accept').map((v) => v.trim()).includes(expected);
+    out.push(`  = ${expected} ${matches ? `${PASS} matches the server's` : `${FAIL} the server sent something else`}`);
+  }
+  out.push('');
+  if (head.status === 101) {
+    out.push(rest.length > 0
+      ? `after the 101: ${rest.length} bytes of the new protocol arrived together with the response head: ${JSON.stringify(Buffer.from(rest.subarray(0, 64)).toString('latin1'))}${rest.length > 64 ? '…' : ''}`
+      : 'after the 101: the next bytes on this same TCP connection belong to the new protocol, not to HTTP');
+    await sayGoodbye(socket, websocket);
+  } else {
+    const body = await readBody(socket, head, rest);
+    if (body.length > 0) {
+      out.push(`body (${body.length}${body.length >= BODY_BYTES ? '+' : ''} bytes):`);
+      for (const line of body.toString('utf8').replace(/\n$/, '').split('\n')) out.push(`  | ${printable(line.replace(/\r$/, ''))}`);
+      out.push('');
+    }
+  }
+  const failed = checks.failures;
+  if (head.status !== 101) out.push(`verdict: ${FAIL} not upgraded: the server answered ${head.status} ${printable(head.reason)}; the connection stayed HTTP`);
+  else if (failed > 0) out.push(`verdict: ${FAIL} the server sent 101 but ${failed} check${failed === 1 ? '' : 's'} failed; a client must not use this connection`);
+  else out.push(`verdict: ${PASS} upgraded to ${printable(head.get('upgrade') ?? upgrade)}; every check passed`);
+  process.stdout.write(out.join('\n') + '\n');
+  if (head.status !== 101 || failed > 0) process.exitCode = 1;
+}
+
+/** Each raw line (CRLFs removed, the blank line kept) with its note in a column beside it. */
+function annotate(prefix: string, raw: string, note: (line: string, index: number) => string): string[] {
+  const lines = raw.split('\r\n').slice(0, -1);
+  return lines.map((line, index) => {
+    const shown = `  ${prefix} ${printable(line)}`;
+    const text = note(line, index);
+    return text ? `${shown.padEnd(NOTE_COLUMN)}  ${text}` : shown.trimEnd();
+  });
+}
+
+const REQUEST_NOTES: Readonly<Record<string, string>> = {
+  host: 'the authority; every HTTP/1.1 request has one (RFC 9112 §3.2)',
+  upgrade: 'the protocol(s) we ask to switch to, preferred first (RFC 9110 §7.8)',
+  connection: 'Upgrade is hop-by-hop, so Connection must name it (RFC 9110 §7.6.1)',
+  'sec-websocket-key': '16 random bytes, base64; the server must prove it read them (RFC 6455 §4.1)',
+  'sec-websocket-version': 'the only version there is (RFC 6455 §4.1)',
+  'sec-websocket-protocol': 'subprotocols we offer, preferred first (RFC 6455 §4.1)',
+};
+
+function requestNote(line: string, index: number): string {
+  if (index === 0) return 'an ordinary HTTP/1.1 request: until the answer, this connection speaks HTTP';
+  if (line === '') return 'end of the head: bytes after it would belong to the new protocol';
+  return REQUEST_NOTES[fieldName(line)] ?? '';
+}
+
+const RESPONSE_NOTES: Readonly<Record<string, string>> = {
+  date: 'when the server answered',
+  'content-length': 'the length of the body that follows',
+  'content-type': 'what the body is',
+  'sec-websocket-version': 'the WebSocket version(s) the server speaks (RFC 6455 §4.4)',
+  allow: 'the methods this resource accepts (RFC 9110 §10.2.1)',
+  'retry-after': 'when to try again (RFC 9110 §10.2.3)',
+  server: 'the server software',
+};
+
+function responseNote(line: string, head: ResponseHead): string {
+  if (line === '') return head.status === 101 ? 'end of the head: from here on, the new protocol' : 'end of the head: the body follows';
+  const name = fieldName(line);
+  if (name === 'upgrade' && head.status !== 101) return 'the protocol(s) the server could switch to here (RFC 9110 §7.8)';
+  if (name === 'connection' && head.status !== 101) return 'connection options (hop-by-hop)';
+  return RESPONSE_NOTES[name] ?? '';
+}
+
+function fieldName(line: string): string {
+  return line.slice(0, Math.max(0, line.indexOf(':'))).toLowerCase();
+}
+
+interface Expectations {
+  readonly offers: readonly string[];
+  readonly websocket: boolean;
+  readonly key: string | undefined;
+  readonly protocols: readonly string[];
+}
+
+interface CheckResult {
+  /** Notes by line index of the response head (0 is the status line). */
+  readonly notes: Map<number, string>;
+  /** Required fields that are absent, as failed checks. */
+  readonly missing: string[];
+  readonly failures: number;
+}
+
+/** The client's checks of the answer, one mark per field it concerns. */
+function checkResponse(head: ResponseHead, expect: Expectations): CheckResult {
+  const notes = new Map<number, string>();
+  const missing: string[] = [];
+  let failures = 0;
+  const mark = (index: number, ok: boolean, text: string): void => {
+    notes.set(index, `${ok ? PASS : FAIL} ${text}`);
+    if (!ok) failures++;
+  };
+  if (head.status !== 101) {
+    notes.set(0, `${FAIL} ${refusalNote(head.status)}`);
+    return { notes, missing, failures: 1 };
+  }
+  const upgraded = head.get('upgrade');
+  notes.set(0, `${PASS} 101: from the next byte on, this TCP connection speaks ${printable(upgraded ?? '?')}`);
+  // Field lines are numbered from 1 (line 0 is the status line), in the order they arrived.
+  const indexOf = (name: string): number[] => head.fields.flatMap(([n], i) => (n.toLowerCase() === name ? [i + 1] : []));
+  const chosen = splitList(fieldValues(head.fields, 'upgrade'));
+  const wanted = expect.offers.map((o) => o.toLowerCase());
+  // RFC 9110 §7.8: a 101 "MUST send an Upgrade header field to indicate the new protocol(s)", and the
+  // server switches only to protocols the client listed.
+  if (indexOf('upgrade').length === 0) { missing.push('no Upgrade field: a 101 must name the new protocol (RFC 9110 §7.8)'); failures++; }
+  const upgradeOk = chosen.length > 0 && chosen.every((c) => wanted.includes(c.toLowerCase()));
+  for (const i of indexOf('upgrade')) mark(i, upgradeOk, upgradeOk ? 'names a protocol we asked for' : 'names a protocol we did not ask for (RFC 9110 §7.8)');
+  // RFC 9110 §7.8: "A sender of Upgrade MUST also send an "Upgrade" connection option"; RFC 6455 §4.1
+  // item 3 makes it a client check for websocket.
+  const connectionOk = listHasToken(fieldValues(head.fields, 'connection'), 'upgrade');
+  if (indexOf('connection').length === 0) { missing.push('no Connection field: it must contain "upgrade" (RFC 9110 §7.8)'); failures++; }
+  for (const i of indexOf('connection')) mark(i, connectionOk, connectionOk ? 'contains "upgrade"' : 'does not contain "upgrade" (RFC 9110 §7.8)');
+  if (!expect.websocket || expect.key === undefined) return { notes, missing, failures };
+
+  // RFC 6455 §4.1 item 4: the accept value must be exactly base64(SHA-1(key + GUID)).
+  const expected = computeAcceptKey(expect.key);
+  const accepts = indexOf('sec-websocket-accept');
+  if (accepts.length === 0) { missing.push('no Sec-WebSocket-Accept: the server did not prove it read our key (RFC 6455 §4.1)'); failures++; }
+  for (const i of accepts) {
+    const ok = accepts.length === 1 && head.fields[i - 1]![1].trim() === expected;
+    mark(i, ok, ok ? 'matches our key (recomputed below)' : 'does not match our key (RFC 6455 §4.1)');
+  }
+  // §4.1 item 6: a subprotocol we did not offer (or more than one) fails the connection.
+  const protocolLines = indexOf('sec-websocket-protocol');
+  for (const i of protocolLines) {
+    const ok = protocolLines.length === 1 && expect.protocols.includes(head.fields[i - 1]![1].trim());
+    mark(i, ok, ok ? 'a subprotocol we offered' : 'not a subprotocol we offered (RFC 6455 §4.1)');
+  }
+  // §4.1 item 5: we offered no extension, so the server may not choose one.
+  for (const i of indexOf('sec-websocket-extensions')) {
+    if (head.fields[i - 1]![1].trim() !== '') mark(i, false, 'an extension we did not offer (RFC 6455 §4.1)');
+  }
+  return { notes, missing, failures };
+}
+
+function refusalNote(status: number): string {
+  switch (status) {
+    case 426: return '426 Upgrade Required: this resource only speaks the protocol(s) in Upgrade (RFC 9110 §15.5.22)';
+    case 400: return '400: the server found the upgrade request malformed';
+    case 404: return '404: nothing at this path to upgrade to';
+    case 405: return '405: wrong method for this resource';
+    default:
+      return status >= 200 && status < 300
+        ? `${status}: the server ignored Upgrade, as RFC 9110 §7.8 allows, and answered in plain HTTP`
+        : `${status}: not 101, so no switch; the connection still speaks HTTP`;
+  }
+}
+
+/** A refusal's body, as far as it arrives within LINGER_MS, up to BODY_BYTES. */
+async function readBody(socket: Socket, head: ResponseHead, rest: Uint8Array): Promise<Buffer> {
+  const declared = Number(head.get('content-length') ?? NaN);
+  const want = Math.min(Number.isSafeInteger(declared) && declared >= 0 ? declared : BODY_BYTES, BODY_BYTES);
+  const chunks: Buffer[] = [Buffer.from(rest)];
+  let length = rest.length;
+  if (length < want) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, LINGER_MS);
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        length += chunk.length;
+        if (length >= want) { clearTimeout(timer); resolve(); }
+      });
+      socket.once('close', () => { clearTimeout(timer); resolve(); });
+      socket.resume();
+    });
+  }
+  socket.destroy();
+  return Buffer.concat(chunks).subarray(0, want);
+}
+
+/** Leave the way the new protocol expects: a Close frame (RFC 6455 §7.1.2) for websocket, else a FIN. */
+async function sayGoodbye(socket: Socket, websocket: boolean): Promise<void> {
+  // A plain listener, not events.once(): that one rejects on 'error', and a reset here is no failure.
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  socket.on('data', () => {});
+  socket.on('end', () => socket.end());
+  if (websocket) {
+    for (const frame of new WebSocketProtocol({ role: 'client' }).close(1000)) socket.write(frame);
+  } else {
+    socket.end();
+  }
+  socket.resume();
+  await closed;
+  clearTimeout(timer);
+}

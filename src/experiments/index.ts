@@ -1,0 +1,17 @@
+import { acceptQueue } from './accept-queue.js';
+import { earlyBytes } from './early-bytes.js';
+import type { Experiment } from './experiment.js';
+import { otherProtocol } from './other-protocol.js';
+import { pureWebSocket } from './pure-websocket.js';
+import { secondClient } from './second-client.js';
+import { sharePort } from './share-port.js';
+
+/** Every experiment, in the order the guide tells the story (docs/guide.md). */
+export const EXPERIMENTS: readonly Experiment[] = [sharePort, earlyBytes, secondClient, acceptQueue, pureWebSocket, otherProtocol];
+
+export function findExperiment(name: string): Experiment | undefined {
+  return EXPERIMENTS.find((experiment) => experiment.name === name);
+}
+
+export type { Experiment } from './experiment.js';
+export { Report } from './report.js';

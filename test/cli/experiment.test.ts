@@ -1,0 +1,98 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { run, STACK_TRACE } from '../helpers/cli.js';
+
+const NAMES = ['share-port', 'early-bytes', 'second-client', 'accept-queue', 'pure-websocket', 'other-protocol'];
+
+/** The sections every experiment prints, in order; then exactly one conclusion, last. */
+function assertShape(name: string, stdout: string): string {
+  assert.match(stdout, new RegExp(`^experiment ${name}: .+\nquestion: .+\n`));
+  assert.match(stdout, /^steps:$/m);
+  assert.match(stdout, /^trace \(.*\):$/m);
+  assert.match(stdout, /^connection table .*:\n {2}id +proto +local \(server\) +remote \(client\) +state/m);
+  const conclusions = stdout.split('\n').filter((line) => line.startsWith('conclusion: '));
+  assert.equal(conclusions.length, 1);
+  assert.ok(stdout.trimEnd().endsWith(conclusions[0]!), 'the conclusion is the last line');
+  return conclusions[0]!;
+}
+
+describe('switchyard experiment (CLI)', () => {
+  it('with no name lists every experiment with its one-line title', async () => {
+    const result = await run(['experiment']);
+    assert.equal(result.code, 0);
+    for (const name of NAMES) assert.match(result.stdout, new RegExp(`^ {2}${name} +\\S`, 'm'));
+  });
+
+  it('share-port: HTTP and a WebSocket at once, one server port, three client ports', async () => {
+    const result = await run(['experiment', 'share-port']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(assertShape('share-port', result.stdout), 'conclusion: one listening socket served 2 HTTP connections and 1 WebSocket at the same time; all 3 share the server address and port and differ only in the client port, which is how the kernel tells them apart.');
+    const rows = result.stdout.split('\n').filter((line) => /^ {2}#\d/.test(line));
+    assert.equal(rows.length, 3);
+    assert.equal(new Set(rows.map((row) => row.split(/\s+/)[3])).size, 1, 'one server endpoint');
+    assert.equal(new Set(rows.map((row) => row.split(/\s+/)[4])).size, 3, 'three client endpoints');
+  });
+
+  it('early-bytes: the bytes written with the request reach the protocol', async () => {
+    const result = await run(['experiment', 'early-bytes']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(assertShape('early-bytes', result.stdout), /handed them over with the socket \(11 B to echo, 22 B to websocket\)/);
+    assert.match(result.stdout, /101 Switching Protocols → echo \(11 B arrived with the request\)/);
+  });
+
+  it('second-client: a second client upgrades while the first stays upgraded; the kernel shows one LISTEN socket', async () => {
+    const result = await run(['experiment', 'second-client']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(assertShape('second-client', result.stdout), /the second client got a new socket and upgraded too/);
+    assert.equal(result.stdout.match(/^ {2}LISTEN /gm)?.length, 1);
+    assert.equal(result.stdout.match(/made by accept\(\) for client \d/g)?.length, 2);
+  });
+
+  it('accept-queue: the kernel queues completed handshakes without accept(), and the connections past the backlog wait', async () => {
+    const result = await run(['experiment', 'accept-queue']);
+    assert.equal(result.code, 0, result.stderr);
+    const conclusion = assertShape('accept-queue', result.stdout);
+    // Read, not assumed: the queued count is the kernel's Recv-Q, and every client got through in the end.
+    const numbers = /the kernel completed (\d+) handshakes? on its own and queued them \(Recv-Q (\d+)\)/.exec(conclusion);
+    assert.ok(numbers, conclusion);
+    assert.equal(numbers[1], numbers[2]);
+    assert.ok(Number(numbers[1]) >= 2, 'at least the backlog was queued');
+    assert.match(conclusion, /all 5 were served once accept\(\) ran again\.$/);
+    const dropped = /the SYNs of the (\d+) past the backlog were dropped and retransmitted/.exec(conclusion);
+    if (dropped) assert.equal(Number(dropped[1]) + Number(numbers[1]), 5);
+    assert.match(result.stdout, /LISTEN, Recv-Q \d+/);
+  });
+
+  it('pure-websocket: a plain GET gets 426 with Upgrade: websocket, the upgrade gets 101', async () => {
+    const result = await run(['experiment', 'pure-websocket']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(assertShape('pure-websocket', result.stdout), /the plain GET got 426 Upgrade Required with Upgrade: websocket/);
+    assert.match(result.stdout, /^ {2}< Upgrade: websocket$/m);
+  });
+
+  it('other-protocol: a custom token next to websocket, picked from the client\'s list', async () => {
+    const result = await run(['experiment', 'other-protocol']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(assertShape('other-protocol', result.stdout), /the server picked the first token it knows/);
+    assert.match(result.stdout, /got "HELLO"/);
+  });
+
+  it('an unknown name is a usage error that lists the names', async () => {
+    const result = await run(['experiment', 'no-such-experiment']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /unknown experiment "no-such-experiment"; one of: share-port/);
+    assert.doesNotMatch(result.stderr, STACK_TRACE);
+    const help = await run(['help', 'experiment']);
+    assert.match(help.stdout, /accept-queue/);
+  });
+
+  it('the top-level help names every command, and each command documents its exit codes', async () => {
+    const top = await run(['--help']);
+    assert.equal(top.code, 0);
+    for (const command of ['serve', 'connect', 'probe', 'experiment']) assert.match(top.stdout, new RegExp(`^ {2}switchyard ${command}\\b`, 'm'));
+    const connect = await run(['connect', '--help']);
+    assert.match(connect.stdout, /^ {2}3 {2}closed abnormally after the upgrade/m);
+    const viaHelp = await run(['help', 'connect']);
+    assert.equal(viaHelp.stdout, connect.stdout);
+  });
+});
