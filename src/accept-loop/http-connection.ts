@@ -117,7 +117,13 @@ export class HttpConnection {
   /** Drive the parser until it needs bytes, waits for us, or the connection ends. */
   #pump(): void {
     while (!this.#busy && !this.#closing && !this.#detached) {
-      if ((this.#socket as Socket).writableNeedDrain) return; // the peer isn't reading our responses: stop producing them
+      if ((this.#socket as Socket).writableNeedDrain) {
+        // The peer isn't reading our responses: stop producing them, and stop reading its requests too, or
+        // a pipelining client that never reads would grow the parser's buffer without bound. 'drain' pumps
+        // again, and the pump resumes reading once the buffered requests are answered.
+        this.#socket.pause();
+        return;
+      }
       const event = this.#parser.next();
       switch (event.type) {
         case 'need-data':
