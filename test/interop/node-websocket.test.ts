@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
-import { withLab } from '../helpers/lab.js';
+import { eventually, withLab } from '../helpers/lab.js';
 import { connect } from '../../src/protocols/websocket/client.js';
 
 /**
@@ -44,6 +44,35 @@ const next = (ws) => new Promise((resolve) => { ws.onmessage = (m) => resolve(m.
 })().catch((e) => { process.stderr.write(String(e.stack || e)); process.exit(1); });
 `;
 
+/** Closing and keepalive as undici sees them: a server-initiated close, a failure (1009), pings answered. */
+const CLOSING_SCRIPT = `
+const base = process.argv[1];
+const results = {};
+const open = (path) => new Promise((resolve, reject) => {
+  const ws = new WebSocket(base + path);
+  ws.onopen = () => resolve(ws);
+  ws.onerror = (e) => reject(new Error('error event: ' + (e.message || e.type)));
+});
+const closed = (ws) => new Promise((resolve) => { ws.onclose = (e) => resolve({ code: e.code, reason: e.reason, wasClean: e.wasClean }); });
+(async () => {
+  const a = await open('/closer');
+  const aClosed = closed(a);
+  a.send('close me');
+  results.serverCloses = await aClosed;
+  const b = await open('/echo');
+  const bClosed = closed(b);
+  b.onerror = () => {};
+  b.send('x'.repeat(2000));
+  results.tooBig = await bClosed;
+  const c = await open('/keepalive');
+  results.keepalive = await new Promise((resolve) => { c.onmessage = (m) => resolve(m.data); });
+  const cClosed = closed(c);
+  c.close(1000);
+  results.clientCloses = await cClosed;
+  process.stdout.write(JSON.stringify(results));
+})().catch((e) => { process.stderr.write(String(e.stack || e)); process.exit(1); });
+`;
+
 describe('interoperability with independent peers', () => {
   it("Node's built-in WebSocket client talks to our server", () => withLab({}, async (server) => {
     const child = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', PEER_SCRIPT, `ws://127.0.0.1:${server.port}`]);
@@ -61,6 +90,39 @@ describe('interoperability with independent peers', () => {
     assert.equal(results.protocol, 'chat');
     assert.equal(results.chat, 'chat via undici');
   }));
+
+  it("Node's built-in client sees our closing handshake: server-first, failure with 1009, and keepalive pings answered", () => {
+    let pongs = 0;
+    const serverSide: Array<[number, string, boolean]> = [];
+    return withLab({
+      limits: { webSocketMaxMessageBytes: 1024 },
+      webSocketEndpoints: {
+        '/closer': { onConnection: (ws) => ws.on('message', () => ws.close(4002, 'bye from server')) },
+        '/keepalive': {
+          pingIntervalMs: 20,
+          onConnection: (ws) => {
+            ws.on('pong', () => { if (++pongs === 3) ws.send('still here after 3 pongs'); });
+            ws.on('close', (code, reason, wasClean) => serverSide.push([code, reason, wasClean]));
+          },
+        },
+      },
+    }, async (server) => {
+      const child = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', CLOSING_SCRIPT, `ws://127.0.0.1:${server.port}`]);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => { stdout += d; });
+      child.stderr.on('data', (d) => { stderr += d; });
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 0, stderr);
+      const results = JSON.parse(stdout);
+      assert.deepEqual(results.serverCloses, { code: 4002, reason: 'bye from server', wasClean: true });
+      assert.equal(results.tooBig.code, 1009, 'the failure reaches the client as a Close frame, not a reset');
+      assert.equal(results.keepalive, 'still here after 3 pongs');
+      assert.deepEqual(results.clientCloses, { code: 1000, reason: '', wasClean: true });
+      await eventually(() => serverSide.length === 1, 3_000, "the server's close event");
+      assert.deepEqual(serverSide, [[1000, '', true]]);
+    });
+  });
 
   it('our client against a hand-written RFC 6455 server sending the RFC §5.7 bytes', async () => {
     // An independent server: the accept value computed here from the RFC's formula, frames written as raw hex.

@@ -85,6 +85,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** The codec reported an error; errors are sticky, so it has nothing more to say. */
   #codecFailed = false;
   #closeEmitted = false;
+  /** Chunks that arrived with or right after the handshake, until they are processed in order. */
+  #early: Uint8Array[] | undefined;
 
   constructor(socket: Duplex, options: WebSocketOptions, head: Uint8Array = new Uint8Array(0)) {
     super();
@@ -104,17 +106,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     socket.on('error', (error: Error) => this.#emitError(error));
     socket.on('drain', () => this.emit('drain'));
     if (options.pingIntervalMs !== undefined && options.pingIntervalMs > 0) this.#startKeepalive(options.pingIntervalMs);
-    // Bytes that arrived with the handshake are the first frames: process them before any later chunk.
-    // setImmediate, not a microtask: a client's `await connect()` continuation attaches its listeners in a
-    // microtask, and must do so before these first messages are emitted.
+    // Bytes that arrived with the handshake are the first frames: they are processed before any later
+    // chunk, which waits behind them. setImmediate, not a microtask: a client's `await connect()`
+    // continuation attaches its listeners in a microtask, and must do so before these first messages are
+    // emitted. The socket is resumed now, not later, so a `ws.socket.pause()` made meanwhile holds.
     if (head.length > 0) {
+      this.#early = [head];
       setImmediate(() => {
-        this.#receive(head);
-        if (!socket.destroyed) socket.resume();
+        const early = this.#early!;
+        this.#early = undefined;
+        for (const chunk of early) this.#receive(chunk);
       });
-    } else {
-      socket.resume();
     }
+    socket.resume();
   }
 
   get readyState(): ReadyState { return this.#readyState; }
@@ -172,16 +176,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   #receive(chunk: Uint8Array): void {
+    if (this.#early !== undefined) { this.#early.push(chunk); return; }
     if (this.#readyState === ReadyState.CLOSED) return;
     this.#codec.receive(chunk);
     this.#process();
   }
 
   #receiveEnd(): void {
+    if (this.#early !== undefined) { setImmediate(() => this.#receiveEnd()); return; }
     this.#codec.receiveEnd();
     this.#process();
     // The peer closed its half (after its Close frame, or vanishing without one): close ours.
-    if (!this.#socket.destroyed) this.#socket.end();
+    this.#endSocket();
   }
 
   #process(): void {
@@ -231,10 +237,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       // received"; like ws we echo the reason too, so the initiator's `close` event shows its own words.
       // 1005 means the peer sent no code, so our answer carries none either.
       this.#readyState = ReadyState.CLOSING;
+      this.#trace('close', 'out', () => code === CloseCode.NoStatusReceived ? 'no code' : describeClose(code, reason));
       this.#write(code === CloseCode.NoStatusReceived ? this.#codec.close() : this.#codec.close(code, reason));
     }
     // Both Close frames have now passed. §7.1.1: the server closes TCP first; the client gives it time.
-    if (this.#options.role === 'server') this.#socket.end();
+    if (this.#options.role === 'server') this.#endSocket();
     this.#armCloseTimer(() => this.#socket.destroy());
     this.#discardInput();
   }
@@ -256,10 +263,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.#failure = { code: error.closeCode, reason: '' };
     }
     this.#readyState = ReadyState.CLOSING;
-    this.#socket.end();
+    this.#endSocket();
     this.#armCloseTimer(() => this.#socket.destroy());
     this.#discardInput();
     this.#emitError(error);
+  }
+
+  /** Close our half of TCP (FIN), once: a second end() costs an ERR_STREAM_ALREADY_FINISHED object. */
+  #endSocket(): void {
+    const socket = this.#socket;
+    if (!socket.destroyed && !socket.writableEnded) socket.end();
   }
 
   /** Keep reading (the codec ignores it all now), so unread input cannot turn our FIN into a reset. */
@@ -270,6 +283,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #drop(why: string): void {
     if (this.#socket.destroyed) return;
     this.#dropped = true;
+    // CLOSING until the socket's 'close' (a tick away): no more messages out of what was already read.
+    this.#readyState = ReadyState.CLOSING;
     this.#trace('drop', undefined, () => why);
     this.#socket.destroy();
   }
@@ -330,14 +345,10 @@ function describeClose(code: number, reason: string): string {
 
 /** The longest prefix of `text` that is at most `max` bytes of UTF-8 and ends on a whole character. */
 function truncateUtf8(text: string, max: number): string {
-  if (Buffer.byteLength(text) <= max) return text;
-  let out = '';
-  let bytes = 0;
-  for (const char of text) {
-    const size = Buffer.byteLength(char);
-    if (bytes + size > max) break;
-    out += char;
-    bytes += size;
-  }
-  return out;
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= max) return text;
+  let end = max;
+  // bytes[end] is the first byte left out; if it continues a character, leave that whole character out.
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
 }
