@@ -1,5 +1,11 @@
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { UsageError } from '../errors.js';
 import { startLab } from '../lab.js';
+import { type LoadedPlugin, loadPlugins, PluginErrorCode, pluginName, readPluginConfig } from '../plugins/load-plugin.js';
+import { mergePluginOptions } from '../plugins/plugin-options.js';
+import type { ExperimentalOptions } from '../protocols/experimental.js';
+import { parseTunnelSpec, type TunnelTarget } from '../protocols/tcp-tunnel/targets.js';
 import { formatTraceLine } from '../server/trace.js';
 import { CliError, parsePort } from './cli-error.js';
 
@@ -8,10 +14,22 @@ export const SERVE_HELP = `switchyard serve [options]
 Serve plain HTTP and every registered Upgrade protocol on one TCP port.
 
 Options:
-  --host HOST     address to listen on (default 127.0.0.1)
-  --port PORT     port to listen on; 0 picks a free one (default $PORT or 8080)
-  --trace         print one line per accept/request/upgrade/close on stderr, with its 5-tuple
-  -h, --help      show this help
+  --host HOST              address to listen on (default 127.0.0.1)
+  --port PORT              port to listen on; 0 picks a free one (default $PORT or 8080)
+  --trace                  print one line per accept/request/upgrade/close on stderr, with its 5-tuple
+  --plugin FILE            load an Upgrade protocol from an ES module whose default export is a handler
+                           or a factory (options) => handler; repeatable (docs/plugins.md)
+  --plugin-option N.K=V    option K for plugin N (its file name without extension); V is JSON if it
+                           parses as JSON, else text; repeatable; wins over --plugin-config
+  --plugin-config FILE     JSON file of plugin options: {"<plugin name>": {"<option>": <value>}}
+  --tunnel NAME=HOST:PORT  offer Upgrade: tcp on /tunnel/NAME, piped to HOST:PORT; repeatable. Clients
+                           choose only among these names, never an address
+  --tls-cert FILE          PEM certificate for the in-band TLS/1.0 upgrade (RFC 2817); needs --tls-key
+  --tls-key FILE           PEM private key for --tls-cert
+  -h, --help               show this help
+
+Exit codes: 0 success, 1 runtime failure (port busy, a plugin failed to load or start),
+2 usage error (bad flag, missing or invalid plugin file, bad option).
 `;
 
 export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -21,6 +39,12 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string' },
       trace: { type: 'boolean', default: false },
+      plugin: { type: 'string', multiple: true, default: [] },
+      'plugin-option': { type: 'string', multiple: true, default: [] },
+      'plugin-config': { type: 'string' },
+      tunnel: { type: 'string', multiple: true, default: [] },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -28,14 +52,21 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   });
   if (values.help) { process.stdout.write(SERVE_HELP); return; }
   const port = parsePort(values.port ?? env.PORT ?? '8080');
+  const experimental: ExperimentalOptions = {
+    tunnels: await usage(() => tunnelsFrom(values.tunnel!)),
+    ...(await tlsFrom(values['tls-cert'], values['tls-key'])),
+  };
+  const plugins = await usage(() => pluginsFrom(values.plugin!, values['plugin-option']!, values['plugin-config']));
   let server;
   try {
-    server = await startLab({ host: values.host!, port });
+    server = await startLab({ host: values.host!, port, experimental, plugins: plugins.map((p) => p.handler) });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${values.host} is already in use; pick another with --port (0 picks a free one)`, 1);
     if (code === 'EACCES') throw new CliError(`not allowed to listen on ${values.host}:${port} (ports below 1024 need privileges)`, 1);
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new CliError(`cannot listen on ${values.host}: no such local address`, 1);
+    // e.g. a plugin whose token is already taken (ERR_DUPLICATE_TOKEN), or an unusable certificate.
+    if (error instanceof UsageError) throw new CliError(error.message, 2);
     throw error;
   }
   if (values.trace) server.events.subscribe((event) => process.stderr.write(formatTraceLine(event) + '\n'));
@@ -50,4 +81,52 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.stdout.write(`switchyard listening on ${server.url}\n`);
   process.stdout.write(`protocols: ${server.registry.list().map((p) => p.token).join(', ')}\n`);
+  for (const plugin of plugins) process.stdout.write(`plugin ${plugin.name}: ${plugin.handler.token} from ${plugin.file}\n`);
+}
+
+function tunnelsFrom(specs: readonly string[]): Record<string, TunnelTarget> {
+  const tunnels: Record<string, TunnelTarget> = {};
+  for (const spec of specs) {
+    const { name, target } = parseTunnelSpec(spec);
+    if (Object.hasOwn(tunnels, name)) throw new UsageError('ERR_BAD_TUNNEL', `--tunnel ${name} is given twice`);
+    tunnels[name] = target;
+  }
+  return tunnels;
+}
+
+/** TLS/1.0 is offered only with both files; one without the other is a mistake worth stopping for. */
+async function tlsFrom(certFile: string | undefined, keyFile: string | undefined): Promise<Pick<ExperimentalOptions, 'tls'>> {
+  if (certFile === undefined && keyFile === undefined) return {};
+  if (certFile === undefined || keyFile === undefined) {
+    throw new CliError(`--tls-cert and --tls-key go together: ${certFile === undefined ? '--tls-cert' : '--tls-key'} is missing`);
+  }
+  const read = async (flag: string, file: string): Promise<string> => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (error) {
+      throw new CliError(`cannot read ${flag} ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  };
+  return { tls: { cert: await read('--tls-cert', certFile), key: await read('--tls-key', keyFile) } };
+}
+
+async function pluginsFrom(paths: readonly string[], entries: readonly string[], configFile: string | undefined): Promise<LoadedPlugin[]> {
+  const names = paths.map(pluginName);
+  const config = configFile === undefined ? {} : await readPluginConfig(configFile);
+  const options = mergePluginOptions(names, entries, config, configFile === undefined ? 'the plugin config' : `plugin config ${configFile}`);
+  return loadPlugins(paths, (name) => options.get(name));
+}
+
+/**
+ * Library errors about what the user asked for, as one-line CLI errors: a plugin that could not be
+ * imported or whose factory threw is a runtime failure (1); everything else is a usage error (2).
+ */
+async function usage<T>(run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    const runtime = error.code === PluginErrorCode.Import || error.code === PluginErrorCode.Factory;
+    throw new CliError(error.message, runtime ? 1 : 2);
+  }
 }
