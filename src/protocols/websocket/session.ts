@@ -198,12 +198,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         case 'need-data':
           return;
         case 'text':
-          if (this.#readyState !== ReadyState.OPEN) break; // closing: the application has said goodbye
+          // After our close() the peer may still have messages in flight (§7.1.2: it keeps sending until it
+          // reads our Close); they are delivered, as ws does, so `echo hi | connect` still sees its echo.
+          // After terminate() or a keepalive drop nothing more is delivered.
+          if (this.#dropped || this.#readyState === ReadyState.CLOSED) break;
           this.#trace('message', 'in', () => `text ${Buffer.byteLength(event.text)} B`);
           this.emit('message', event.text, false);
           break;
         case 'binary':
-          if (this.#readyState !== ReadyState.OPEN) break;
+          if (this.#dropped || this.#readyState === ReadyState.CLOSED) break;
           this.#trace('message', 'in', () => `binary ${event.data.length} B`);
           this.emit('message', event.data, true);
           break;

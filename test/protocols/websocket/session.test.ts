@@ -204,6 +204,17 @@ describe('closing (RFC 6455 §7)', () => {
     }
   });
 
+  it('messages the peer sent before reading our Close are still delivered (echo of the last line)', () => withLab({}, async (server) => {
+    const client = await connect(`ws://127.0.0.1:${server.port}/echo`);
+    const messages: Array<string | Uint8Array> = [];
+    client.on('message', (data) => messages.push(data));
+    const closed = once(client, 'close');
+    client.send('last words');
+    client.close(1000);
+    assert.deepEqual(await closed, [1000, '', true]);
+    assert.deepEqual(messages, ['last words']);
+  }));
+
   it('data after a received Close is not delivered and not answered; the server still closes TCP', async () => {
     const { endpoint, sessions } = recorder();
     await withLab({ webSocketEndpoints: { '/record': endpoint } }, async (server) => {
