@@ -57,6 +57,7 @@ export function handOver(input: HandoverInput): Promise<void> {
     state: input.state,
     signal: services.shutdownSignal,
     emit,
+    get tracing() { return events.active; },
     continueHttp(stream, options = {}) {
       record.transition(ConnectionState.Http);
       const connection = new HttpConnection(stream, input.raw, record, services);

@@ -59,6 +59,8 @@ export interface TakeoverContext<State = unknown> {
   readonly signal: AbortSignal;
   /** Report a protocol-level event (frames, messages) to the trace and the dashboard. */
   readonly emit: (event: ProtocolEvent) => void;
+  /** Whether anyone is reading `emit`'s events right now: skip building them when not (hot paths). */
+  readonly tracing: boolean;
   /**
    * For protocols that carry HTTP again (RFC 2817's `TLS/1.0`): serve HTTP/1.1 on `stream` with the
    * server's routes and registry, so it can upgrade once more. `pending` is a request to answer first

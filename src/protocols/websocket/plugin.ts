@@ -54,6 +54,7 @@ export function createWebSocketProtocol(options: WebSocketPluginOptions): Protoc
         pingIntervalMs: state.endpoint.pingIntervalMs ?? 0,
         protocol: state.protocol,
         emit: ctx.emit,
+        isTracing: () => ctx.tracing,
       }, ctx.head);
       return new Promise<void>((resolve) => {
         const goingAway = (): void => socket.close(1001, 'server shutting down');
