@@ -4,9 +4,11 @@
  * figures with ratios plus how busy server and client were (a client near 100 % means the figure is
  * client-bound). Results also go to bench/results/<time>.json and bench/results/latest.json.
  *
- *   npm run bench -- [--seconds 3] [--repeats 3] [--only http-keepalive,ws-echo] [--idle 10000]
+ *   npm run bench -- [--seconds 3] [--repeats 3] [--only http-keepalive,ws-echo] [--idle 10000] [--no-wrk]
+ *
+ * HTTP scenarios use wrk when it is installed (`apt-get install wrk`), else bench/load.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     idle: { type: 'string', default: '10000' },
     connections: { type: 'string', default: '50' },
+    'no-wrk': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -46,8 +49,34 @@ async function startTarget(kind: string): Promise<Target> {
 
 interface Measured { result: Record<string, number>; serverBusy: number; clientBusy: number; serverRss: number }
 
-async function measure(target: Target, scenario: string, options: object): Promise<Measured> {
-  const client = spawn(process.execPath, [join(here, 'load.js'), scenario, JSON.stringify({ port: target.port, ...options })], { stdio: ['pipe', 'pipe', 'inherit'] });
+/** wrk (C, far cheaper per request than any Node client) drives the HTTP scenarios when installed. */
+const WRK = !values['no-wrk'] && spawnSync('wrk', ['--version']).error === undefined ? 'wrk' : undefined;
+
+function wrkArgs(scenario: string, port: number): string[] | undefined {
+  if (WRK === undefined || (scenario !== 'http-keepalive' && scenario !== 'http-close')) return undefined;
+  const close = scenario === 'http-close' ? ['-H', 'Connection: close'] : [];
+  return ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', ...close, `http://127.0.0.1:${port}/healthz`];
+}
+
+/** wrk's report → the load client's JSON shape. */
+function parseWrk(out: string): Record<string, number> {
+  const number = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 0);
+  const ms = (label: string): number => {
+    const match = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
+    if (!match) return 0;
+    const value = Number(match[1]);
+    return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+  };
+  const requests = number(/(\d+) requests in/);
+  const errors = number(/Non-2xx or 3xx responses: (\d+)/) + (/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((n, x) => n + Number(x), 0) ?? 0);
+  return { operations: requests, seconds: number(/requests in ([\d.]+)s/), errors, p50: ms('50'), p99: ms('99') };
+}
+
+async function measure(target: Target, scenario: string, options: object, allowWrk = true): Promise<Measured> {
+  const wrk = allowWrk ? wrkArgs(scenario, target.port) : undefined;
+  const client = wrk
+    ? spawn(WRK!, wrk, { stdio: ['pipe', 'pipe', 'inherit'] })
+    : spawn(process.execPath, [join(here, 'load.js'), scenario, JSON.stringify({ port: target.port, ...options })], { stdio: ['pipe', 'pipe', 'inherit'] });
   const serverBefore = sampleProcess(target.child.pid!);
   const clientBefore = sampleProcess(client.pid!);
   let out = '';
@@ -60,7 +89,7 @@ async function measure(target: Target, scenario: string, options: object): Promi
   const [code] = await once(client, 'exit');
   clearInterval(sampler);
   if (code !== 0) throw new Error(`${scenario} against ${target.name} failed`);
-  const result = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+  const result = wrk ? parseWrk(out) : JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
   return { result, serverBusy: busy(serverBefore, serverAfter), clientBusy: busy(clientBefore, clientAfter), serverRss: serverAfter.rssBytes };
 }
 
@@ -71,12 +100,12 @@ interface Row { scenario: string; target: string; metric: string; value: number;
 const rows: Row[] = [];
 const ratios: Array<{ what: string; ratio: number; target?: string }> = [];
 
-async function interleaved(scenario: string, targets: Target[], options: object, metric: (m: Measured) => number, unit: string, label = scenario): Promise<Map<string, Row>> {
+async function interleaved(scenario: string, targets: Target[], options: object, metric: (m: Measured) => number, unit: string, label = scenario, scenarioFor: (target: Target) => string = () => scenario, allowWrk = true): Promise<Map<string, Row>> {
   const runs = new Map<string, Measured[]>(targets.map((t) => [t.name, []]));
   for (let r = 0; r < REPEATS; r++) {
     for (const target of targets) {
-      const actualScenario = target.name === 'net-echo' && scenario === 'ws-echo' ? 'tcp-echo' : scenario;
-      runs.get(target.name)!.push(await measure(target, actualScenario, options));
+      const actualScenario = target.name === 'net-echo' && scenario === 'ws-echo' ? 'tcp-echo' : scenarioFor(target);
+      runs.get(target.name)!.push(await measure(target, actualScenario, options, allowWrk));
     }
   }
   const out = new Map<string, Row>();
@@ -119,15 +148,14 @@ async function main(): Promise<void> {
   const nodeHttp = await startTarget('node-http');
   const netEcho = await startTarget('net-echo');
   try {
-    let closeRate: number | undefined;
+    console.log(WRK ? 'HTTP scenarios driven by wrk (-t1); WebSocket scenarios by bench/load.ts\n' : 'wrk not installed: every scenario driven by bench/load.ts\n');
     if (wants('http-keepalive')) {
       const r = await interleaved('http-keepalive', [switchyard, nodeHttp], { seconds: SECONDS, connections: CONNECTIONS }, opsPerSecond, 'req/s');
       ratios.push({ what: 'keep-alive GET /healthz vs node:http', ratio: r.get('switchyard')!.value / r.get('node-http')!.value, target: '≥ 1.3' });
     }
-    if (wants('http-close') || wants('handshake')) {
+    if (wants('http-close')) {
       const r = await interleaved('http-close', [switchyard, nodeHttp], { seconds: SECONDS, connections: CONNECTIONS }, opsPerSecond, 'req/s');
-      closeRate = r.get('node-http')!.value;
-      ratios.push({ what: 'Connection: close vs node:http', ratio: r.get('switchyard')!.value / closeRate, target: '≥ 1.2' });
+      ratios.push({ what: 'Connection: close vs node:http', ratio: r.get('switchyard')!.value / r.get('node-http')!.value, target: '≥ 1.2' });
     }
     if (wants('ws-echo')) {
       const plans: Array<[number, number, string, string]> = [[32, 16, '32 B', '≥ 0.06'], [1024, 16, '1 KiB', '≥ 0.15'], [65536, 4, '64 KiB', '≥ 0.8'], [1048576, 2, '1 MiB', '≥ 0.8']];
@@ -136,9 +164,11 @@ async function main(): Promise<void> {
         ratios.push({ what: `WebSocket echo ${label} vs raw TCP echo (MB/s)`, ratio: r.get('switchyard')!.value / r.get('net-echo')!.value, target });
       }
     }
-    if (wants('handshake') && closeRate !== undefined) {
-      const r = await interleaved('handshake', [switchyard], { seconds: SECONDS, connections: CONNECTIONS }, opsPerSecond, 'cycles/s');
-      ratios.push({ what: "handshake cycles vs node:http's Connection: close", ratio: r.get('switchyard')!.value / closeRate, target: '≥ 0.75' });
+    if (wants('handshake')) {
+      // The same kind of client on both sides: bench/load.ts, since wrk cannot speak WebSocket.
+      const r = await interleaved('handshake', [switchyard, nodeHttp], { seconds: SECONDS, connections: CONNECTIONS }, opsPerSecond, 'cycles/s',
+        'handshake vs close', (target) => (target.name === 'switchyard' ? 'handshake' : 'http-close'), false);
+      ratios.push({ what: "handshake cycles vs node:http's Connection: close", ratio: r.get('switchyard')!.value / r.get('node-http')!.value, target: '≥ 0.75' });
     }
     if (wants('idle') && IDLE > 0) {
       const perConnection = async (target: Target, scenario: string): Promise<number> => {

@@ -20,11 +20,16 @@ export function normaliseAddress(address: string | undefined): string {
   return mapped ? mapped[1]! : address;
 }
 
-export function fiveTupleOf(socket: Socket): FiveTuple {
+/**
+ * `local` may be given when the listener is bound to one specific address: every accepted socket then
+ * has exactly that local address and port, and asking the kernel (getsockname) per connection is waste.
+ * On a wildcard listener (0.0.0.0, ::) the local address depends on which interface was reached.
+ */
+export function fiveTupleOf(socket: Socket, local?: { readonly address: string; readonly port: number }): FiveTuple {
   return {
     transport: 'tcp',
-    localAddress: normaliseAddress(socket.localAddress),
-    localPort: socket.localPort ?? 0,
+    localAddress: local ? local.address : normaliseAddress(socket.localAddress),
+    localPort: local ? local.port : socket.localPort ?? 0,
     remoteAddress: normaliseAddress(socket.remoteAddress),
     remotePort: socket.remotePort ?? 0,
   };

@@ -22,6 +22,7 @@ import type { HttpResponse } from '../server/router.js';
 import type { ConnectionRecord } from './connection-table.js';
 import { ConnectionState } from './connection-state.js';
 import { handOver } from './handover.js';
+import type { Deadline } from './deadline-wheel.js';
 import type { ConnectionServices } from './services.js';
 
 /** Methods this server knows (RFC 9110 §9). Any other token gets 501; a known one a route lacks gets 405. */
@@ -30,7 +31,7 @@ const EMPTY = new Uint8Array(0);
 /** After our final response on a closing connection, keep draining the peer's bytes this long, then drop. */
 const LINGER_MS = 2_000;
 
-type TimerKind = 'headers' | 'idle' | 'body';
+type TimerKind = 'headers' | 'idle' | 'body' | 'linger';
 
 export class HttpConnection {
   readonly #socket: Duplex;
@@ -46,8 +47,9 @@ export class HttpConnection {
   #busy = false;
   #closing = false;
   #detached = false;
-  #timer: NodeJS.Timeout | undefined;
   #timerKind: TimerKind | undefined;
+  /** This connection's entry in the server's deadline wheel; `timerKind` says what expiring means. */
+  readonly #deadline: Deadline = { deadlineAt: 0, expire: () => { if (this.#timerKind !== undefined) this.#expire(this.#timerKind); } };
   readonly #onData = (chunk: Buffer): void => this.#receive(chunk);
   readonly #onEnd = (): void => this.#receiveEnd();
   readonly #onDrain = (): void => this.#pump();
@@ -72,6 +74,8 @@ export class HttpConnection {
     this.#socket.on('data', this.#onData);
     this.#socket.on('end', this.#onEnd);
     this.#socket.on('drain', this.#onDrain);
+    // A socket that closes under us (peer reset, server destroy) must not stay in the deadline wheel.
+    this.#socket.once('close', () => this.#disarm());
     this.#arm('headers');
     if (pending) {
       this.#head = pending;
@@ -364,29 +368,24 @@ export class HttpConnection {
     this.#record.noteClose(by, reason);
     this.#socket.end();
     this.#socket.resume();
-    const linger = setTimeout(() => this.#socket.destroy(), LINGER_MS);
-    linger.unref();
-    this.#socket.once('close', () => clearTimeout(linger));
+    this.#arm('linger');
   }
 
   #arm(kind: TimerKind): void {
-    if (this.#timer) clearTimeout(this.#timer);
     const { limits } = this.#services;
-    const ms = kind === 'idle' ? limits.keepAliveTimeoutMs : limits.headersTimeoutMs;
     this.#timerKind = kind;
-    this.#timer = setTimeout(() => this.#expire(kind), ms);
-    this.#timer.unref();
+    this.#deadline.deadlineAt = Date.now() + (kind === 'idle' ? limits.keepAliveTimeoutMs : kind === 'linger' ? LINGER_MS : limits.headersTimeoutMs);
+    this.#services.deadlines.add(this.#deadline);
   }
 
   #disarm(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
     this.#timerKind = undefined;
+    this.#services.deadlines.delete(this.#deadline);
   }
 
   #expire(kind: TimerKind): void {
-    this.#timer = undefined;
     this.#timerKind = undefined;
+    if (kind === 'linger') { this.#socket.destroy(); return; }
     if (this.#detached || this.#closing) return;
     if (kind === 'idle' && this.#parser.bufferedBytes === 0 && this.#head === undefined) {
       this.#close('server', 'keep-alive timeout');

@@ -11,7 +11,8 @@ import { setMaxListeners } from 'node:events';
 import type { Socket } from 'node:net';
 import { ConnectionState } from '../accept-loop/connection-state.js';
 import { type ConnectionRecord, ConnectionTable } from '../accept-loop/connection-table.js';
-import { fiveTupleOf, formatFiveTuple } from '../accept-loop/five-tuple.js';
+import { fiveTupleOf, formatFiveTuple, normaliseAddress } from '../accept-loop/five-tuple.js';
+import { DeadlineWheel } from '../accept-loop/deadline-wheel.js';
 import { HttpConnection } from '../accept-loop/http-connection.js';
 import { LabEvents } from '../accept-loop/lab-events.js';
 import { Listener } from '../accept-loop/listener.js';
@@ -46,6 +47,8 @@ export class SwitchyardServer {
   readonly #live = new Map<ConnectionRecord, { socket: Socket; shutdown?: () => void }>();
   readonly #services: ConnectionServices;
   #loop: Promise<void> | undefined;
+  /** The listener's own address when it is a specific one: then it is every accepted socket's local end. */
+  #localEndpoint: { address: string; port: number } | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(listener: Listener, limits: Limits) {
@@ -60,6 +63,7 @@ export class SwitchyardServer {
       router: this.router,
       table: this.table,
       events: this.events,
+      deadlines: DeadlineWheel.forTimeouts(limits.headersTimeoutMs, limits.keepAliveTimeoutMs),
       shutdownSignal: this.#shutdown.signal,
       isShuttingDown: () => this.#shutdown.signal.aborted,
       onShutdown(record, shutdown) {
@@ -93,12 +97,13 @@ export class SwitchyardServer {
 
   async #acceptLoop(): Promise<void> {
     const { address, port } = this.#listener.address;
+    if (address !== '0.0.0.0' && address !== '::') this.#localEndpoint = { address: normaliseAddress(address), port };
     this.events.report({ type: 'listen', address, port });
     for await (const socket of this.#listener) this.#admit(socket);
   }
 
   #admit(socket: Socket): void {
-    const fiveTuple = fiveTupleOf(socket);
+    const fiveTuple = fiveTupleOf(socket, this.#localEndpoint);
     const { maxConnections, maxConnectionsPerAddress } = this.limits;
     const overGlobal = this.table.size >= maxConnections;
     const overAddress = maxConnectionsPerAddress > 0 && this.table.countFrom(fiveTuple.remoteAddress) >= maxConnectionsPerAddress;
@@ -160,6 +165,7 @@ export class SwitchyardServer {
     await listenerClosed;
     await this.#loop;
     await this.registry.closeAll();
+    this.#services.deadlines.stop();
     this.events.report({ type: 'shutdown', phase: 'closed', live: this.table.size });
   }
 }
