@@ -36,14 +36,39 @@ export interface HandoverInput {
 
 export function handOver(input: HandoverInput): Promise<void> {
   const { socket, record, services, handler } = input;
+  const raw = input.raw;
   // Throws on a second takeover of the same connection: upgraded → upgraded is not a legal edge.
   record.transition(ConnectionState.Upgraded, handler.token);
+  // The detached HTTP connection (its parser and buffers) must not stay reachable from the server's
+  // shutdown list: from now on the handler hears of shutdown through `signal`.
+  services.onShutdown(record, undefined);
   socket.write(encodeResponseHead({
     status: 101,
     headers: [['Connection', 'Upgrade'], ['Upgrade', handler.token], ...input.headers],
   }));
   const { events } = services;
   events.report({ type: 'upgrade', id: record.id, fiveTuple: record.key, protocol: handler.token, headBytes: input.head.length });
+  // Built in a function of its own: the closures below live as long as the connection, and must not keep
+  // the context (with the request and the head bytes) alive after the handler has let go of them.
+  const ctx = takeoverContext(input);
+  return Promise.resolve()
+    .then(() => handler.takeover(ctx))
+    .catch((error: unknown) => {
+      record.noteClose('server', `${handler.token} handler failed: ${errorMessage(error)}`);
+      events.report({ type: 'error', id: record.id, fiveTuple: record.key, code: 'ERR_PLUGIN_TAKEOVER', message: `${handler.token} handler failed: ${errorMessage(error)}` });
+    })
+    .finally(() => {
+      if (!socket.destroyed) {
+        record.noteClose('server', `${handler.token} handler finished`);
+        socket.destroy();
+      }
+      if (raw !== socket && !raw.destroyed) raw.destroy();
+    });
+}
+
+function takeoverContext(input: HandoverInput): TakeoverContext {
+  const { socket, record, services, handler, raw } = input;
+  const { events } = services;
   const emit = (event: ProtocolEvent): void => {
     if (events.active) events.report({ type: 'protocol', id: record.id, fiveTuple: record.key, protocol: handler.token, ...event });
   };
@@ -57,27 +82,16 @@ export function handOver(input: HandoverInput): Promise<void> {
     state: input.state,
     signal: services.shutdownSignal,
     emit,
-    get tracing() { return events.active; },
+    isTracing: () => events.active,
+    noteServerClose: (reason) => record.noteClose('server', reason),
     continueHttp(stream, options = {}) {
       record.transition(ConnectionState.Http);
-      const connection = new HttpConnection(stream, input.raw, record, services);
+      const connection = new HttpConnection(stream, raw, record, services);
       services.onShutdown(record, () => connection.shutdown());
       const closed = connection.closed();
       connection.start(options.initial, options.pending);
       return closed;
     },
   };
-  return Promise.resolve()
-    .then(() => handler.takeover(ctx))
-    .catch((error: unknown) => {
-      record.noteClose('server', `${handler.token} handler failed: ${errorMessage(error)}`);
-      events.report({ type: 'error', id: record.id, fiveTuple: record.key, code: 'ERR_PLUGIN_TAKEOVER', message: `${handler.token} handler failed: ${errorMessage(error)}` });
-    })
-    .finally(() => {
-      if (!socket.destroyed) {
-        record.noteClose('server', `${handler.token} handler finished`);
-        socket.destroy();
-      }
-      if (input.raw !== socket && !input.raw.destroyed) input.raw.destroy();
-    });
+  return ctx;
 }

@@ -53,6 +53,7 @@ export class HttpConnection {
   readonly #onData = (chunk: Buffer): void => this.#receive(chunk);
   readonly #onEnd = (): void => this.#receiveEnd();
   readonly #onDrain = (): void => this.#pump();
+  readonly #onClose = (): void => this.#disarm();
 
   constructor(socket: Duplex, raw: Socket, record: ConnectionRecord, services: ConnectionServices) {
     this.#socket = socket;
@@ -75,7 +76,7 @@ export class HttpConnection {
     this.#socket.on('end', this.#onEnd);
     this.#socket.on('drain', this.#onDrain);
     // A socket that closes under us (peer reset, server destroy) must not stay in the deadline wheel.
-    this.#socket.once('close', () => this.#disarm());
+    this.#socket.once('close', this.#onClose);
     this.#arm('headers');
     if (pending) {
       this.#head = pending;
@@ -404,6 +405,7 @@ export class HttpConnection {
     this.#socket.off('data', this.#onData);
     this.#socket.off('end', this.#onEnd);
     this.#socket.off('drain', this.#onDrain);
+    this.#socket.off('close', this.#onClose);
   }
 }
 

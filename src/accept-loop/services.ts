@@ -18,5 +18,5 @@ export interface ConnectionServices {
   readonly shutdownSignal: AbortSignal;
   isShuttingDown(): boolean;
   /** Register what to call for this connection on shutdown; returns the way to unregister it. */
-  onShutdown(record: ConnectionRecord, shutdown: () => void): void;
+  onShutdown(record: ConnectionRecord, shutdown: (() => void) | undefined): void;
 }

@@ -60,7 +60,13 @@ export interface TakeoverContext<State = unknown> {
   /** Report a protocol-level event (frames, messages) to the trace and the dashboard. */
   readonly emit: (event: ProtocolEvent) => void;
   /** Whether anyone is reading `emit`'s events right now: skip building them when not (hot paths). */
-  readonly tracing: boolean;
+  readonly isTracing: () => boolean;
+  /**
+   * Say why this server is ending the connection (a keepalive drop, a protocol error, shutdown), so the
+   * connection table and the trace show "closed by server: <reason>" instead of blaming the peer. The
+   * first explanation given for a connection wins.
+   */
+  readonly noteServerClose: (reason: string) => void;
   /**
    * For protocols that carry HTTP again (RFC 2817's `TLS/1.0`): serve HTTP/1.1 on `stream` with the
    * server's routes and registry, so it can upgrade once more. `pending` is a request to answer first

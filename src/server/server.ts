@@ -68,7 +68,9 @@ export class SwitchyardServer {
       isShuttingDown: () => this.#shutdown.signal.aborted,
       onShutdown(record, shutdown) {
         const entry = live.get(record);
-        if (entry) entry.shutdown = shutdown;
+        if (entry) {
+          if (shutdown) entry.shutdown = shutdown; else delete entry.shutdown;
+        }
       },
     };
   }
@@ -130,6 +132,15 @@ export class SwitchyardServer {
       });
     });
     record.transition(ConnectionState.Http);
+    this.#speakHttp(socket, record);
+  }
+
+  /**
+   * A method of its own so that the HTTP connection is not a variable of `#admit`'s scope: the socket's
+   * 'error' and 'close' listeners made there live as long as the socket, and V8 keeps every variable a
+   * scope's closures share — the parser and its buffers would outlive an upgrade.
+   */
+  #speakHttp(socket: Socket, record: ConnectionRecord): void {
     const connection = new HttpConnection(socket, socket, record, this.#services);
     this.#services.onShutdown(record, () => connection.shutdown());
     connection.start();

@@ -33,9 +33,12 @@ export function echoEndpoint(): WebSocketEndpoint {
  * `/chat`: a room. Subprotocol `chat` forwards each message's text as is; `superchat` wraps it as JSON
  * `{"from": "<client address:port>", "text": "...", "time": ms}` so a richer client can show the sender.
  */
-export function chatEndpoint(room: ChatRoom): WebSocketEndpoint {
+export function chatEndpoint(room: ChatRoom, pingIntervalMs = 30_000): WebSocketEndpoint {
   return {
     protocols: ['chat', 'superchat'],
+    // A member whose machine vanished without a FIN would stay in the room, and its queue would fill until
+    // eviction; pings find it within two intervals (one ping unanswered by the next one).
+    pingIntervalMs,
     onConnection(ws, ctx) {
       const name = formatEndpoint(ctx.fiveTuple.remoteAddress, ctx.fiveTuple.remotePort);
       const member: RoomMember = {

@@ -3,6 +3,7 @@
  * the handshake (handshake.ts, pure) decides accept or refuse, then `takeover` wraps the socket in a
  * `WebSocket` and hands it to the endpoint. Server shutdown closes each connection with 1001 "going away".
  */
+import type { Duplex } from 'node:stream';
 import type { TakeoverContext, ProtocolHandler } from '../../registry/plugin.js';
 import { accept, reject } from '../../registry/plugin.js';
 import { type HandshakeOptions, validateClientHandshake } from './handshake.js';
@@ -54,19 +55,29 @@ export function createWebSocketProtocol(options: WebSocketPluginOptions): Protoc
         pingIntervalMs: state.endpoint.pingIntervalMs ?? 0,
         protocol: state.protocol,
         emit: ctx.emit,
-        isTracing: () => ctx.tracing,
+        isTracing: ctx.isTracing,
+        onServerClose: ctx.noteServerClose,
       }, ctx.head);
-      return new Promise<void>((resolve) => {
-        const goingAway = (): void => socket.close(1001, 'server shutting down');
-        ctx.signal.addEventListener('abort', goingAway, { once: true });
-        ctx.socket.once('close', () => {
-          ctx.signal.removeEventListener('abort', goingAway);
-          resolve();
-        });
-        // If onConnection throws, this promise rejects: the loop logs the failure and destroys the socket.
-        state.endpoint.onConnection(socket, ctx);
-        if (ctx.signal.aborted) goingAway();
-      });
+      // If onConnection throws, takeover throws: the loop logs the failure and destroys the socket.
+      state.endpoint.onConnection(socket, ctx);
+      return untilClosed(socket, ctx.socket, ctx.signal);
     },
   };
+}
+
+/**
+ * Resolves when the TCP connection is gone; on server shutdown says goodbye with 1001 "going away". Kept
+ * apart from `takeover` so that nothing living as long as the connection holds on to the takeover
+ * context (the request head and the bytes that came with it are garbage once the session has them).
+ */
+function untilClosed(socket: WebSocket, stream: Duplex, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const goingAway = (): void => socket.close(1001, 'server shutting down');
+    signal.addEventListener('abort', goingAway, { once: true });
+    stream.once('close', () => {
+      signal.removeEventListener('abort', goingAway);
+      resolve();
+    });
+    if (signal.aborted) goingAway();
+  });
 }

@@ -50,6 +50,8 @@ export interface WebSocketOptions {
   readonly emit?: (event: ProtocolEvent) => void;
   /** Whether `emit`'s events are read right now; when false no trace event is even built. Default: always. */
   readonly isTracing?: () => boolean;
+  /** Told why this side is ending the connection (our Close, a protocol error, a drop), for the connection table. */
+  readonly onServerClose?: (reason: string) => void;
 }
 
 export interface WebSocketEvents {
@@ -157,6 +159,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.#readyState !== ReadyState.OPEN) return;
     const frames = this.#codec.close(code, reason); // throws before anything changes
     this.#readyState = ReadyState.CLOSING;
+    this.#options.onServerClose?.(`sent Close ${describeClose(code, reason)}`);
     this.#trace('close', 'out', () => describeClose(code, reason));
     this.#write(frames);
     // §7.1.2 leaves the wait open-ended; a peer that never answers must not hold the connection forever.
@@ -267,6 +270,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     this.#trace('error', 'in', () => `${error.code}: ${error.message} → close ${error.closeCode}`);
+    this.#options.onServerClose?.(`${error.code} → Close ${error.closeCode}`);
     if (!this.#codec.closeSent) {
       const reason = truncateUtf8(error.message, MAX_REASON_BYTES);
       this.#failure = { code: error.closeCode, reason };
@@ -295,6 +299,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   #drop(why: string): void {
     if (this.#socket.destroyed) return;
+    this.#options.onServerClose?.(why);
     this.#dropped = true;
     // CLOSING until the socket's 'close' (a tick away): no more messages out of what was already read.
     this.#readyState = ReadyState.CLOSING;
