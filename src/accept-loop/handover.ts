@@ -51,8 +51,10 @@ export function handOver(input: HandoverInput): Promise<void> {
   // Built in a function of its own: the closures below live as long as the connection, and must not keep
   // the context (with the request and the head bytes) alive after the handler has let go of them.
   const ctx = takeoverContext(input);
-  return Promise.resolve()
-    .then(() => handler.takeover(ctx))
+  // ctx goes through the promise rather than into a closure: the catch/finally closures below share this
+  // scope and live as long as the connection, and must not keep ctx alive with them.
+  return Promise.resolve(ctx)
+    .then((context) => handler.takeover(context))
     .catch((error: unknown) => {
       record.noteClose('server', `${handler.token} handler failed: ${errorMessage(error)}`);
       events.report({ type: 'error', id: record.id, fiveTuple: record.key, code: 'ERR_PLUGIN_TAKEOVER', message: `${handler.token} handler failed: ${errorMessage(error)}` });
