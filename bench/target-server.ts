@@ -7,6 +7,17 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { startLab } from '../src/lab.js';
 
+// Handlers first: the orchestrator may signal as soon as it reads the port, and SIGUSR2's default action
+// is to terminate the process.
+// SIGUSR2 collects garbage (when started with --expose-gc) so memory samples measure live objects only.
+process.on('SIGUSR2', () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) { gc(); gc(); }
+});
+
+// Exit normally on a signal so `--cpu-prof` can write its profile.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));
+
 const kind = process.argv[2];
 const announce = (port: number): void => { process.stdout.write(`port ${port}\n`); };
 
@@ -46,12 +57,3 @@ switch (kind) {
     process.stderr.write(`unknown target ${kind}\n`);
     process.exit(2);
 }
-
-// SIGUSR2 collects garbage (when started with --expose-gc) so memory samples measure live objects only.
-process.on('SIGUSR2', () => {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) { gc(); gc(); }
-});
-
-// Exit normally on a signal so `--cpu-prof` can write its profile.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));
