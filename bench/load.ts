@@ -77,9 +77,11 @@ async function httpKeepAlive(o: Options): Promise<object> {
   return { operations: done, errors, ...latencies.summary() };
 }
 
-/** Connection: close — connect, one request, read to EOF, repeat: accept + parse + respond + close. */
-async function httpClose(o: Options): Promise<object> {
-  const request = Buffer.from('GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n');
+/**
+ * `connections` parallel loops, each running `cycle` (one connection's whole life) until the deadline:
+ * the shape of every per-connection scenario.
+ */
+async function cycles(o: Options, cycle: () => Promise<void>): Promise<object> {
   const latencies = new Latencies();
   let done = 0;
   let errors = 0;
@@ -88,13 +90,7 @@ async function httpClose(o: Options): Promise<object> {
     while (performance.now() < deadline) {
       const started = performance.now();
       try {
-        await new Promise<void>((resolve, reject) => {
-          const socket = connect({ port: o.port, host: HOST, noDelay: true }, () => socket.write(request));
-          let ok = false;
-          socket.on('data', (chunk: Buffer) => { if (!ok && chunk[9] === 0x32) ok = true; });
-          socket.on('end', () => { socket.end(); ok ? resolve() : reject(new Error('bad response')); });
-          socket.on('error', reject);
-        });
+        await cycle();
         done++;
         latencies.add(performance.now() - started);
       } catch {
@@ -104,6 +100,18 @@ async function httpClose(o: Options): Promise<object> {
   };
   await Promise.all(Array.from({ length: o.connections }, loop));
   return { operations: done, errors, ...latencies.summary() };
+}
+
+/** Connection: close — connect, one request, read to EOF, repeat: accept + parse + respond + close. */
+function httpClose(o: Options): Promise<object> {
+  const request = Buffer.from('GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n');
+  return cycles(o, () => new Promise<void>((resolve, reject) => {
+    const socket = connect({ port: o.port, host: HOST, noDelay: true }, () => socket.write(request));
+    let ok = false;
+    socket.on('data', (chunk: Buffer) => { if (!ok && chunk[9] === 0x32) ok = true; });
+    socket.on('end', () => { socket.end(); ok ? resolve() : reject(new Error('bad response')); });
+    socket.on('error', reject);
+  }));
 }
 
 const GUID_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
@@ -194,43 +202,26 @@ async function echo(o: Options, websocket: boolean): Promise<object> {
 }
 
 /** connect → upgrade → one echo → close handshake → TCP closed, in `connections` parallel loops. */
-async function handshakeCycles(o: Options): Promise<object> {
+function handshakeCycles(o: Options): Promise<object> {
   const { masked, unmasked } = frames(16);
   const close = Buffer.from([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2]);
   const request = Buffer.concat([HANDSHAKE, masked]);
-  let done = 0;
-  let errors = 0;
-  const latencies = new Latencies();
-  const deadline = performance.now() + o.seconds * 1000;
-  const loop = async (): Promise<void> => {
-    while (performance.now() < deadline) {
-      const started = performance.now();
-      try {
-        await new Promise<void>((resolve, reject) => {
-          const socket = connect({ port: o.port, host: HOST, noDelay: true }, () => socket.write(request));
-          let buffer = '';
-          let echoed = false;
-          socket.on('data', (chunk: Buffer) => {
-            if (echoed) return;
-            buffer += chunk.toString('latin1');
-            const end = buffer.indexOf('\r\n\r\n');
-            if (end !== -1 && buffer.length >= end + 4 + unmasked.length) {
-              echoed = true;
-              socket.write(close);
-            }
-          });
-          socket.on('end', () => { socket.end(); echoed ? resolve() : reject(new Error('no echo')); });
-          socket.on('error', reject);
-        });
-        done++;
-        latencies.add(performance.now() - started);
-      } catch {
-        errors++;
+  return cycles(o, () => new Promise<void>((resolve, reject) => {
+    const socket = connect({ port: o.port, host: HOST, noDelay: true }, () => socket.write(request));
+    let buffer = '';
+    let echoed = false;
+    socket.on('data', (chunk: Buffer) => {
+      if (echoed) return;
+      buffer += chunk.toString('latin1');
+      const end = buffer.indexOf('\r\n\r\n');
+      if (end !== -1 && buffer.length >= end + 4 + unmasked.length) {
+        echoed = true;
+        socket.write(close);
       }
-    }
-  };
-  await Promise.all(Array.from({ length: o.connections }, loop));
-  return { operations: done, errors, ...latencies.summary() };
+    });
+    socket.on('end', () => { socket.end(); echoed ? resolve() : reject(new Error('no echo')); });
+    socket.on('error', reject);
+  }));
 }
 
 /** Open `count` idle connections (WebSocket-upgraded or bare), report, and hold them until told to stop. */

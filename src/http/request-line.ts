@@ -5,15 +5,10 @@
 import { ProtocolError } from '../errors.js';
 import { checkPercentEncoded, parseHost, PATH_CHAR, QUERY_CHAR, SP, TCHAR } from './grammar.js';
 import { bareCr } from './field-lines.js';
-import type { TargetForm } from './request-head.js';
+import type { RequestHead, TargetForm } from './request-head.js';
 
-export interface RequestLine {
-  readonly method: string;
-  readonly target: string;
-  readonly targetForm: TargetForm;
-  readonly path: string;
-  readonly query: string;
-  readonly version: '1.0' | '1.1';
+/** The request-line's part of a RequestHead, plus the authority its target named, if any. */
+export interface RequestLine extends Pick<RequestHead, 'method' | 'target' | 'targetForm' | 'path' | 'query' | 'version'> {
   /** host[:port] from an absolute-form or authority-form target, else undefined. */
   readonly authority: string | undefined;
 }
