@@ -40,6 +40,8 @@ export async function startLab(options: LabOptions = {}): Promise<SwitchyardServ
   ];
   server = await SwitchyardServer.start({ ...serverOptions, protocols });
   for (const path of websocket.paths) server.router.requireUpgrade(path, ['websocket']);
+  // A browser or curl that GETs a tunnel's path learns what it takes instead of a bare 404.
+  for (const name of Object.keys(experimental.tunnels ?? {})) server.router.requireUpgrade(`/tunnel/${name}`, ['tcp']);
   installLab(server, room);
   return server;
 }

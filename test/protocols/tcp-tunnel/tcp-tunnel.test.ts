@@ -51,6 +51,21 @@ describe('tcp tunnel', { timeout: 120_000 }, () => {
     await backend.close();
   });
 
+  it('a plain GET on a tunnel path is told to upgrade (426 naming tcp), and never reaches the backend', async () => {
+    let connections = 0;
+    const backend = await Backend.start(() => { connections++; });
+    await withLab({ experimental: { tunnels: { echo: { host: '127.0.0.1', port: backend.port } } } }, async (server) => {
+      const client = await RawClient.open(server.port);
+      client.write('GET /tunnel/echo HTTP/1.1\r\nHost: lab\r\n\r\n');
+      const text = await client.waitFor((t) => t.includes('\r\n\r\n'));
+      assert.match(text, /^HTTP\/1\.1 426 /);
+      assert.match(text, /\r\nUpgrade: tcp\r\n/);
+      client.close();
+    });
+    await backend.close();
+    assert.equal(connections, 0);
+  });
+
   it('half-close the other way: after the backend\'s FIN the client can still send', async () => {
     let heard = '';
     const backend = await Backend.start((socket) => {
