@@ -353,7 +353,11 @@ export class HttpConnection {
     if (events.active) events.report({ type: 'response', id: this.#record.id, fiveTuple: this.#record.key, status, bytes: body.length });
     this.#head = undefined;
     if (close) {
-      this.#close('server', reason ?? (status >= 400 ? `answered ${status} and closed` : 'response sent with Connection: close'));
+      // The client said this was its last request and sent nothing after it: no lingering needed, close
+      // as soon as the response is flushed (saves the read of its FIN). Otherwise (an error, pipelined
+      // bytes, shutdown) linger, so unread input cannot turn our close into a reset that eats the answer.
+      const clean = head !== undefined && !head.keepAlive && !forceClose && this.#parser.bufferedBytes === 0;
+      this.#close('server', reason ?? (status >= 400 ? `answered ${status} and closed` : 'response sent with Connection: close'), !clean);
       return;
     }
     this.#parser.resume();
@@ -361,13 +365,22 @@ export class HttpConnection {
   }
 
   /** Half-close our side and drain briefly, so the peer reads our last response instead of a reset. */
-  #close(by: 'client' | 'server', reason: string): void {
+  /**
+   * Half-close our side. With `linger`, keep draining the peer's bytes for a moment (RFC 9112 §9.6, like
+   * nginx's lingering close) so it reads our last response instead of a reset; without, destroy the
+   * socket as soon as everything we wrote is flushed.
+   */
+  #close(by: 'client' | 'server', reason: string, linger = true): void {
     if (this.#closing) return;
     this.#closing = true;
     this.#busy = false;
     this.#disarm();
     this.#record.noteClose(by, reason);
     this.#socket.end();
+    if (!linger) {
+      this.#socket.once('finish', () => this.#socket.destroy());
+      return;
+    }
     this.#socket.resume();
     this.#arm('linger');
   }
