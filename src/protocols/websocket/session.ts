@@ -257,7 +257,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.#write(code === CloseCode.NoStatusReceived ? this.#codec.close() : this.#codec.close(code, reason));
     }
     // Both Close frames have now passed. §7.1.1: the server closes TCP first; the client gives it time.
-    if (this.#options.role === 'server') this.#endSocket();
+    // The peer may send nothing after its Close (§5.5.1), so the server need not wait to read the peer's
+    // FIN: once our last bytes are flushed the socket is destroyed (one read and one wake-up fewer).
+    if (this.#options.role === 'server') {
+      this.#endSocket();
+      this.#socket.once('finish', () => this.#socket.destroy());
+    }
     this.#armCloseTimer(() => this.#socket.destroy());
     this.#discardInput();
   }
