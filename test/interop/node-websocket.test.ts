@@ -73,16 +73,21 @@ const closed = (ws) => new Promise((resolve) => { ws.onclose = (e) => resolve({ 
 })().catch((e) => { process.stderr.write(String(e.stack || e)); process.exit(1); });
 `;
 
+/** Run `script` in a child Node with the built-in WebSocket client; it must exit 0 and print JSON. */
+async function runPeer(script: string, url: string): Promise<any> {
+  const child = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', script, url]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0, stderr);
+  return JSON.parse(stdout);
+}
+
 describe('interoperability with independent peers', () => {
   it("Node's built-in WebSocket client talks to our server", () => withLab({}, async (server) => {
-    const child = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', PEER_SCRIPT, `ws://127.0.0.1:${server.port}`]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 0, stderr);
-    const results = JSON.parse(stdout);
+    const results = await runPeer(PEER_SCRIPT, `ws://127.0.0.1:${server.port}`);
     assert.equal(results.text, 'hello from undici');
     assert.equal(results.binaryLength, 70000);
     assert.equal(results.binaryEqual, true);
@@ -107,14 +112,7 @@ describe('interoperability with independent peers', () => {
         },
       },
     }, async (server) => {
-      const child = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', CLOSING_SCRIPT, `ws://127.0.0.1:${server.port}`]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => { stdout += d; });
-      child.stderr.on('data', (d) => { stderr += d; });
-      const [code] = await once(child, 'exit');
-      assert.equal(code, 0, stderr);
-      const results = JSON.parse(stdout);
+      const results = await runPeer(CLOSING_SCRIPT, `ws://127.0.0.1:${server.port}`);
       assert.deepEqual(results.serverCloses, { code: 4002, reason: 'bye from server', wasClean: true });
       assert.equal(results.tooBig.code, 1009, 'the failure reaches the client as a Close frame, not a reset');
       assert.equal(results.keepalive, 'still here after 3 pongs');
