@@ -8,7 +8,7 @@ import { serve, SERVE_HELP } from './cli/serve.js';
 const HELP = `switchyard — one TCP port, plain HTTP and any number of Upgrade protocols
 
 Usage:
-  switchyard serve [--host HOST] [--port PORT] [--trace] [--plugin FILE]... [--tunnel NAME=HOST:PORT]...
+  switchyard serve [--host HOST] [--port PORT] [--trace] [--limit NAME=VALUE]... [--plugin FILE]... [--tunnel NAME=HOST:PORT]...
                    [--tls-cert FILE --tls-key FILE]
   switchyard connect <ws-url> [--binary] [--protocol NAME] [-H 'Name: value'] [--verbose]
   switchyard connect --upgrade TOKEN <url>

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { startLab } from '../lab.js';
 import { type LoadedPlugin, loadPlugins, PluginErrorCode, pluginName, readPluginConfig } from '../plugins/load-plugin.js';
 import { mergePluginOptions } from '../plugins/plugin-options.js';
@@ -17,6 +18,9 @@ Options:
   --host HOST              address to listen on (default 127.0.0.1)
   --port PORT              port to listen on; 0 picks a free one (default $PORT or 8080)
   --trace                  print one line per accept/request/upgrade/close on stderr, with its 5-tuple
+  --backlog N              length of the kernel's queue of accepted-but-not-yet-accept()ed connections
+  --limit NAME=VALUE       override one limit, e.g. --limit maxConnections=100 --limit headersTimeoutMs=5000;
+                           repeatable; names and defaults: docs/reliability.md
   --plugin FILE            load an Upgrade protocol from an ES module whose default export is a handler
                            or a factory (options) => handler; repeatable (docs/plugins.md)
   --plugin-option N.K=V    option K for plugin N (its file name without extension); V is JSON if it
@@ -39,6 +43,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string' },
       trace: { type: 'boolean', default: false },
+      backlog: { type: 'string' },
+      limit: { type: 'string', multiple: true, default: [] },
       plugin: { type: 'string', multiple: true, default: [] },
       'plugin-option': { type: 'string', multiple: true, default: [] },
       'plugin-config': { type: 'string' },
@@ -52,6 +58,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   });
   if (values.help) { process.stdout.write(SERVE_HELP); return; }
   const port = parsePort(values.port ?? env.PORT ?? '8080');
+  const limits = limitsFrom(values.limit!);
+  const backlog = values.backlog === undefined ? undefined : parseCount('--backlog', values.backlog);
   const experimental: ExperimentalOptions = {
     tunnels: await usage(() => tunnelsFrom(values.tunnel!)),
     ...(await tlsFrom(values['tls-cert'], values['tls-key'])),
@@ -59,7 +67,10 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const plugins = await usage(() => pluginsFrom(values.plugin!, values['plugin-option']!, values['plugin-config']));
   let server;
   try {
-    server = await startLab({ host: values.host!, port, experimental, plugins: plugins.map((p) => p.handler) });
+    server = await startLab({
+      host: values.host!, port, experimental, plugins: plugins.map((p) => p.handler), limits,
+      ...(backlog === undefined ? {} : { backlog }),
+    });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${values.host} is already in use; pick another with --port (0 picks a free one)`, 1);
@@ -129,4 +140,22 @@ async function usage<T>(run: () => T | Promise<T>): Promise<T> {
     const runtime = error.code === PluginErrorCode.Import || error.code === PluginErrorCode.Factory;
     throw new CliError(error.message, runtime ? 1 : 2);
   }
+}
+
+function parseCount(flag: string, text: string): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new CliError(`${flag} takes a whole number, got "${text}"`);
+  return Number(text);
+}
+
+/** `--limit name=value` pairs, checked against the known limits so a typo is an error, not a silent default. */
+function limitsFrom(pairs: readonly string[]): Partial<Limits> {
+  const limits: Record<string, number> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const name = eq === -1 ? pair : pair.slice(0, eq);
+    if (eq === -1) throw new CliError(`--limit takes NAME=VALUE, got "${pair}"`);
+    if (!(name in DEFAULT_LIMITS)) throw new CliError(`unknown limit "${name}"; known: ${Object.keys(DEFAULT_LIMITS).join(', ')}`);
+    limits[name] = parseCount(`--limit ${name}`, pair.slice(eq + 1));
+  }
+  return limits as Partial<Limits>;
 }

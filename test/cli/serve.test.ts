@@ -43,6 +43,27 @@ describe('switchyard serve (CLI)', () => {
     assert.doesNotMatch(result.stderr, /\n\s+at /);
   });
 
+  it('--limit overrides a limit the server then enforces; unknown names and bad values are usage errors', async () => {
+    const child = runCli(['serve', '--port', '0', '--backlog', '16', '--limit', 'maxConnections=1']);
+    const port = await listeningPort(child);
+    const first = await RawClient.open(port);
+    first.write('GET /healthz HTTP/1.1\r\nHost: lab\r\n\r\n');
+    await first.waitFor((t) => parseResponses(t).length === 1);
+    const second = await RawClient.open(port);
+    assert.equal(parseResponses(await second.waitForEnd())[0]!.status, 503, 'the second connection is over maxConnections=1');
+    first.close();
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    const unknown = await finish(runCli(['serve', '--limit', 'maxConection=3']));
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown limit "maxConection"; known: .*maxConnections/);
+    const badValue = await finish(runCli(['serve', '--limit', 'bodyBytes=lots']));
+    assert.equal(badValue.code, 2);
+    assert.match(badValue.stderr, /--limit bodyBytes takes a whole number, got "lots"/);
+    const badBacklog = await finish(runCli(['serve', '--backlog', '-1']));
+    assert.equal(badBacklog.code, 2);
+  });
+
   it('rejects bad flags and ports with exit 2, and prints help', async () => {
     const bad = await finish(runCli(['serve', '--bogus']));
     assert.equal(bad.code, 2);
