@@ -201,7 +201,7 @@ export class HttpConnection {
   #serve(head: RequestHead, body: Uint8Array): void {
     const method = head.method;
     if (!KNOWN_METHODS.has(method)) {
-      this.#respond(head, { status: 501, body: `501 Not Implemented\nmethod ${method} is not implemented by this server\n` });
+      this.#respond(head, { status: 501, body: `501 Not Implemented\nthis server does not implement the method ${method}\n` });
       return;
     }
     if (method === 'CONNECT') {

@@ -5,7 +5,7 @@ import { buildClientHandshakeRequest, generateClientKey, verifyServerHandshake }
 import { WebSocketProtocol } from '../protocols/websocket/protocol.js';
 import { closeSocket, exchange, waitUntil, WAIT_MS } from './clients.js';
 import type { Experiment } from './experiment.js';
-import { connectionTable, TraceRecorder } from './report.js';
+import { connectionTable, traced } from './report.js';
 
 /**
  * The bytes that arrive with the handshake. A client may send the new protocol's first bytes right behind
@@ -19,10 +19,9 @@ export const earlyBytes: Experiment = {
   question: 'what happens to bytes that arrive together with the upgrade request?',
   async run(report) {
     const server = await startLab({ host: '127.0.0.1', port: 0 });
-    const trace = new TraceRecorder(server.events, { address: server.host, port: server.port });
     const upgrades: Array<Extract<LabEvent, { type: 'upgrade' }>> = [];
     const stopUpgrades = server.events.subscribe((event) => { if (event.type === 'upgrade') upgrades.push(event); });
-    try {
+    return traced(server, async (trace) => {
       const echoRequest = `GET / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`;
       const echoBytes = Buffer.from('hello, echo');
       const echo = await exchange(server.port, echoRequest, { trailing: echoBytes, expectBytes: echoBytes.length });
@@ -62,10 +61,6 @@ export const earlyBytes: Experiment = {
       }
       report.conclusion(`unexpected: handed over ${handed || 'nothing'}; echo answered ${JSON.stringify(echo.data.toString())}; websocket answered ${reply.type}.`);
       return false;
-    } finally {
-      stopUpgrades();
-      trace.stop();
-      await server.close();
-    }
+    }).finally(stopUpgrades);
   },
 };

@@ -3,7 +3,7 @@ import { startLab } from '../lab.js';
 import { accept, type ProtocolHandler } from '../registry/plugin.js';
 import { closeSocket, closeWebSocket, exchange, openWebSocket, roundTrip, waitUntil, WAIT_MS } from './clients.js';
 import type { Experiment } from './experiment.js';
-import { connectionTable, TraceRecorder } from './report.js';
+import { connectionTable, traced } from './report.js';
 
 /**
  * A made-up protocol, registered next to `websocket`: after the 101 it answers every byte in upper case.
@@ -35,10 +35,9 @@ export const otherProtocol: Experiment = {
   question: 'could another protocol use the same trick, Upgrade: someOtherProtocol?',
   async run(report) {
     const server = await startLab({ host: '127.0.0.1', port: 0, plugins: [shout] });
-    const trace = new TraceRecorder(server.events, { address: server.host, port: server.port });
     const request = (upgrade: string): string =>
       `GET / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nConnection: Upgrade\r\nUpgrade: ${upgrade}\r\n\r\n`;
-    try {
+    return traced(server, async (trace) => {
       const ws = await openWebSocket(server.port, '/echo');
       const echoed = await roundTrip(ws.ws, 'hello');
       const shouted = await exchange(server.port, request('shout/1'), { trailing: Buffer.from('hello'), expectBytes: 5 });
@@ -68,9 +67,6 @@ export const otherProtocol: Experiment = {
       }
       report.conclusion(`unexpected: protocols seen ${protocols}; shout/1 answered ${JSON.stringify(shouted.data.toString())}; the list got ${picked.head.status} ${picked.head.get('upgrade') ?? ''}.`);
       return false;
-    } finally {
-      trace.stop();
-      await server.close();
-    }
+    });
   },
 };

@@ -5,7 +5,7 @@ import { SwitchyardServer } from '../server/server.js';
 import { printable } from '../cli/upgrade-client.js';
 import { closeSocket, closeWebSocket, httpGet, openWebSocket, roundTrip, waitUntil, WAIT_MS } from './clients.js';
 import type { Experiment } from './experiment.js';
-import { connectionTable, TraceRecorder } from './report.js';
+import { connectionTable, traced } from './report.js';
 
 /**
  * Question 6. A server with nothing but a WebSocket endpoint at `/`: no HTTP routes, not even /healthz.
@@ -22,8 +22,7 @@ export const pureWebSocket: Experiment = {
       protocols: [createWebSocketProtocol({ endpoints: { '/': echoEndpoint() } })],
     });
     server.router.requireUpgrade('/', ['websocket']);
-    const trace = new TraceRecorder(server.events, { address: server.host, port: server.port });
-    try {
+    return traced(server, async (trace) => {
       const plain = await httpGet(server.port, '/');
       const other = await httpGet(server.port, '/healthz');
       const ws = await openWebSocket(server.port, '/');
@@ -56,9 +55,6 @@ export const pureWebSocket: Experiment = {
       }
       report.conclusion(`unexpected: the plain GET got ${plain.head.status} with Upgrade ${JSON.stringify(plain.head.get('upgrade') ?? '')}; the WebSocket echoed ${JSON.stringify(echoed)}.`);
       return false;
-    } finally {
-      trace.stop();
-      await server.close();
-    }
+    });
   },
 };

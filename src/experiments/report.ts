@@ -1,6 +1,7 @@
 import type { ConnectionSnapshot } from '../accept-loop/connection-table.js';
 import { formatEndpoint } from '../accept-loop/five-tuple.js';
 import type { LabEvent, LabEvents } from '../accept-loop/lab-events.js';
+import type { SwitchyardServer } from '../server/server.js';
 import { formatTraceLine } from '../server/trace.js';
 import type { Experiment } from './experiment.js';
 
@@ -64,4 +65,18 @@ export class TraceRecorder {
   get lines(): readonly string[] { return this.#lines; }
 
   stop(): void { this.#unsubscribe(); }
+}
+
+/**
+ * Every experiment's frame: record `server`'s trace while `body` drives it, then stop recording and close
+ * the server however `body` ended.
+ */
+export async function traced<T>(server: SwitchyardServer, body: (trace: TraceRecorder) => Promise<T>): Promise<T> {
+  const trace = new TraceRecorder(server.events, { address: server.host, port: server.port });
+  try {
+    return await body(trace);
+  } finally {
+    trace.stop();
+    await server.close();
+  }
 }

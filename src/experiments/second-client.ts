@@ -3,7 +3,7 @@ import { startLab } from '../lab.js';
 import { closeWebSocket, openWebSocket, roundTrip, waitUntil, WAIT_MS } from './clients.js';
 import type { Experiment } from './experiment.js';
 import { type KernelSocket, readKernelSockets } from './kernel-sockets.js';
-import { connectionTable, formatColumns, TraceRecorder } from './report.js';
+import { connectionTable, formatColumns, traced } from './report.js';
 
 /**
  * Question 4. One client upgrades; a second one then handshakes on the same port. The kernel's own socket
@@ -16,8 +16,7 @@ export const secondClient: Experiment = {
   question: 'once the first client upgraded, is the port monopolised? How does a second client handshake?',
   async run(report) {
     const server = await startLab({ host: '127.0.0.1', port: 0 });
-    const trace = new TraceRecorder(server.events, { address: server.host, port: server.port });
-    try {
+    return traced(server, async (trace) => {
       const first = await openWebSocket(server.port, '/echo');
       const firstEcho = await roundTrip(first.ws, 'first');
       const afterFirst = server.table.snapshot();
@@ -50,10 +49,7 @@ export const secondClient: Experiment = {
       }
       report.conclusion(`unexpected: ${afterFirst.length} row(s) after the first client, ${upgraded} upgraded after the second, ${ports.size} client port(s), ${listeners ?? '?'} listening socket(s).`);
       return false;
-    } finally {
-      trace.stop();
-      await server.close();
-    }
+    });
   },
 };
 

@@ -2,7 +2,7 @@ import { formatEndpoint } from '../accept-loop/five-tuple.js';
 import { startLab } from '../lab.js';
 import { closeSocket, closeWebSocket, httpGet, openWebSocket, roundTrip, waitUntil, WAIT_MS } from './clients.js';
 import type { Experiment } from './experiment.js';
-import { connectionTable, TraceRecorder } from './report.js';
+import { connectionTable, traced } from './report.js';
 
 /**
  * Question 1. A WebSocket and two plain HTTP connections open on the same port at the same time. The
@@ -15,8 +15,7 @@ export const sharePort: Experiment = {
   question: 'a port designates a program, so how can HTTP and WebSocket share one port?',
   async run(report) {
     const server = await startLab({ host: '127.0.0.1', port: 0 });
-    const trace = new TraceRecorder(server.events, { address: server.host, port: server.port });
-    try {
+    return traced(server, async (trace) => {
       const ws = await openWebSocket(server.port, '/echo');
       const echoed = await roundTrip(ws.ws, 'hello');
       const health = await httpGet(server.port, '/healthz');
@@ -48,9 +47,6 @@ export const sharePort: Experiment = {
       }
       report.conclusion(`unexpected: ${rows.length} connections, ${serverEnds.size} server endpoint(s), ${clientPorts.size} client port(s), ${upgraded} WebSocket(s), ${plain} plain HTTP.`);
       return false;
-    } finally {
-      trace.stop();
-      await server.close();
-    }
+    });
   },
 };
