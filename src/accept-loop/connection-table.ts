@@ -1,37 +1,69 @@
 import type { Socket } from 'node:net';
+import type { ConnectionHooks, ProtocolEvent } from '../registry/plugin.js';
 import { assertTransition, ConnectionState } from './connection-state.js';
-import { type FiveTuple, fiveTupleKey } from './five-tuple.js';
+import { type FiveTuple, formatFiveTuple } from './five-tuple.js';
+import type { LabEvents } from './lab-events.js';
 
 /** Who ended a connection: the peer (its FIN or RST reached us first) or this server. */
 export type ClosedBy = 'client' | 'server';
 
 /**
- * One row of the connection table. Byte counts are read from the socket itself, so they keep counting
- * after an upgrade, whatever protocol then drives the socket.
+ * The four parts of a 5-tuple that many connections share (transport is always tcp): the listener's
+ * address and port and one client address. Every connection from that client to that listener points here,
+ * so a row holds only what is its own, the remote port, and the address strings exist once.
  */
-export class ConnectionRecord {
+interface SharedEnds {
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  /** Remote port → row: the last part of the 5-tuple, unique among live connections. */
+  readonly byRemotePort: Map<number, ConnectionRecord>;
+}
+
+/** Milliseconds are kept relative to this, so a row's timestamp fits a small integer instead of a boxed number. */
+const EPOCH = Date.now();
+
+/**
+ * One row of the connection table. It lives as long as the connection, so it is kept small: the 5-tuple
+ * and its text form are built when asked for, byte counts are read from the socket (which keeps counting
+ * after an upgrade and after close), and the row doubles as the connection's `ConnectionHooks` (trace,
+ * close reason, shutdown), so a protocol handler needs no per-connection closures for them.
+ */
+export class ConnectionRecord implements ConnectionHooks {
   readonly id: number;
-  readonly fiveTuple: FiveTuple;
-  readonly key: string;
-  readonly acceptedAt: number;
+  readonly #ends: SharedEnds;
+  readonly #remotePort: number;
+  readonly #acceptedAt: number;
+  readonly #socket: Socket;
+  readonly #table: ConnectionTable;
   #state: ConnectionState = ConnectionState.Accepted;
   #protocol: string | undefined;
+  #token: string | undefined;
   #closedAt: number | undefined;
   #closedBy: ClosedBy | undefined;
   #closeReason: string | undefined;
   #requests = 0;
-  #socket: Socket;
-  #finalBytesIn = 0;
-  #finalBytesOut = 0;
+  #onShutdown: ((target: any) => void) | undefined;
+  #shutdownTarget: unknown;
 
-  constructor(id: number, fiveTuple: FiveTuple, socket: Socket, now: number) {
+  constructor(id: number, ends: SharedEnds, remotePort: number, socket: Socket, now: number, table: ConnectionTable) {
     this.id = id;
-    this.fiveTuple = fiveTuple;
-    this.key = fiveTupleKey(fiveTuple);
-    this.acceptedAt = now;
+    this.#ends = ends;
+    this.#remotePort = remotePort;
+    this.#acceptedAt = now - EPOCH;
     this.#socket = socket;
+    this.#table = table;
   }
 
+  get fiveTuple(): FiveTuple {
+    const ends = this.#ends;
+    return { transport: 'tcp', localAddress: ends.localAddress, localPort: ends.localPort, remoteAddress: ends.remoteAddress, remotePort: this.#remotePort };
+  }
+
+  /** `tcp 127.0.0.1:8080 127.0.0.1:53412`, as `ss -tn` prints it; built on demand (traces, snapshots). */
+  get key(): string { return formatFiveTuple(this.fiveTuple); }
+  get socket(): Socket { return this.#socket; }
+  get acceptedAt(): number { return EPOCH + this.#acceptedAt; }
   get state(): ConnectionState { return this.#state; }
   /**
    * The upgrade tokens this connection went through, outermost first, joined with ' > ' (e.g.
@@ -42,13 +74,16 @@ export class ConnectionRecord {
   get closedAt(): number | undefined { return this.#closedAt; }
   get closedBy(): ClosedBy | undefined { return this.#closedBy; }
   get closeReason(): string | undefined { return this.#closeReason; }
-  get bytesIn(): number { return this.#state === 'closed' ? this.#finalBytesIn : this.#socket.bytesRead; }
-  get bytesOut(): number { return this.#state === 'closed' ? this.#finalBytesOut : this.#socket.bytesWritten; }
+  get bytesIn(): number { return this.#socket.bytesRead; }
+  get bytesOut(): number { return this.#socket.bytesWritten; }
 
   transition(to: ConnectionState, protocol?: string): void {
     assertTransition(this.#state, to);
     this.#state = to;
-    if (to === ConnectionState.Upgraded) this.#protocol = this.#protocol === undefined ? protocol : `${this.#protocol} > ${protocol}`;
+    if (to === ConnectionState.Upgraded) {
+      this.#token = protocol;
+      this.#protocol = this.#protocol === undefined ? protocol : `${this.#protocol} > ${protocol}`;
+    }
   }
 
   countRequest(): void { this.#requests++; }
@@ -61,24 +96,59 @@ export class ConnectionRecord {
     }
   }
 
-  markClosed(now: number): void {
+  /** The socket closed: the row leaves the table, and the trace hears who closed it and why. */
+  markClosed(now = Date.now()): void {
     if (this.#state === ConnectionState.Closed) return;
-    this.#finalBytesIn = this.#socket.bytesRead;
-    this.#finalBytesOut = this.#socket.bytesWritten;
     this.#state = ConnectionState.Closed;
     this.#closedAt = now;
+    this.#onShutdown = undefined;
+    this.#shutdownTarget = undefined;
     if (this.#closedBy === undefined) {
       this.#closedBy = 'client';
       this.#closeReason = 'peer closed';
     }
+    const table = this.#table;
+    table.remove(this);
+    table.events?.report({
+      type: 'close', id: this.id, fiveTuple: this.key, closedBy: this.#closedBy,
+      reason: this.#closeReason ?? '', bytesIn: this.bytesIn, bytesOut: this.bytesOut,
+    });
+  }
+
+  // ConnectionHooks: what a protocol handler may tell the loop about its connection.
+
+  emit(event: ProtocolEvent): void {
+    const events = this.#table.events;
+    if (events !== undefined && events.active) {
+      events.report({ type: 'protocol', id: this.id, fiveTuple: this.key, protocol: this.#token ?? '', ...event });
+    }
+  }
+
+  isTracing(): boolean { return this.#table.events?.active ?? false; }
+
+  noteServerClose(reason: string): void { this.noteClose('server', reason); }
+
+  onShutdown<T>(handler: ((target: T) => void) | undefined, target?: T): void {
+    this.#onShutdown = handler;
+    this.#shutdownTarget = handler === undefined ? undefined : target;
+  }
+
+  /** Graceful shutdown reached this connection: run what its current owner registered, once. */
+  shutdown(): void {
+    const handler = this.#onShutdown;
+    const target = this.#shutdownTarget;
+    this.#onShutdown = undefined;
+    this.#shutdownTarget = undefined;
+    handler?.(target);
   }
 
   toJSON(now = Date.now()): ConnectionSnapshot {
+    const ends = this.#ends;
     return {
       id: this.id,
-      transport: this.fiveTuple.transport,
-      local: { address: this.fiveTuple.localAddress, port: this.fiveTuple.localPort },
-      remote: { address: this.fiveTuple.remoteAddress, port: this.fiveTuple.remotePort },
+      transport: 'tcp',
+      local: { address: ends.localAddress, port: ends.localPort },
+      remote: { address: ends.remoteAddress, port: this.#remotePort },
       fiveTuple: this.key,
       state: this.#state,
       protocol: this.#protocol ?? null,
@@ -108,35 +178,76 @@ export interface ConnectionSnapshot {
 }
 
 /**
- * Live connections keyed by their 5-tuple. The kernel guarantees the 5-tuple is unique among live TCP
- * connections, so a key collision means a stale entry, which is a bug worth failing loudly on.
+ * Live connections indexed by their 5-tuple: remote address → the listener ends it reached → remote port.
+ * The kernel guarantees the 5-tuple is unique among live TCP connections, so a collision means a stale
+ * entry, which is a bug worth failing loudly on. Indexing by parts rather than by one string per row keeps
+ * a row's cost to one small map entry (10,000 idle connections are a benchmark scenario).
  */
 export class ConnectionTable {
-  #byKey = new Map<string, ConnectionRecord>();
-  #perAddress = new Map<string, number>();
+  readonly #byRemoteAddress = new Map<string, SharedEnds[]>();
+  /** Where rows report closes and, as their connections' hooks, protocol trace events. */
+  readonly events: LabEvents | undefined;
+  #size = 0;
   #nextId = 1;
 
-  get size(): number { return this.#byKey.size; }
+  constructor(events?: LabEvents) {
+    this.events = events;
+  }
+
+  get size(): number { return this.#size; }
 
   add(fiveTuple: FiveTuple, socket: Socket, now = Date.now()): ConnectionRecord {
-    const record = new ConnectionRecord(this.#nextId++, fiveTuple, socket, now);
-    if (this.#byKey.has(record.key)) throw new Error(`5-tuple already in the table: ${record.key}`);
-    this.#byKey.set(record.key, record);
-    const address = fiveTuple.remoteAddress;
-    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+    const ends = this.#endsFor(fiveTuple, true)!;
+    if (ends.byRemotePort.has(fiveTuple.remotePort)) throw new Error(`5-tuple already in the table: ${formatFiveTuple(fiveTuple)}`);
+    const record = new ConnectionRecord(this.#nextId++, ends, fiveTuple.remotePort, socket, now, this);
+    ends.byRemotePort.set(fiveTuple.remotePort, record);
+    this.#size++;
     return record;
   }
 
   remove(record: ConnectionRecord): void {
-    if (this.#byKey.get(record.key) !== record) return;
-    this.#byKey.delete(record.key);
-    const address = record.fiveTuple.remoteAddress;
-    const left = (this.#perAddress.get(address) ?? 1) - 1;
-    if (left === 0) this.#perAddress.delete(address); else this.#perAddress.set(address, left);
+    const tuple = record.fiveTuple;
+    const ends = this.#endsFor(tuple, false);
+    if (ends === undefined || ends.byRemotePort.get(tuple.remotePort) !== record) return;
+    ends.byRemotePort.delete(tuple.remotePort);
+    this.#size--;
+    if (ends.byRemotePort.size === 0) {
+      const list = this.#byRemoteAddress.get(tuple.remoteAddress)!;
+      list.splice(list.indexOf(ends), 1);
+      if (list.length === 0) this.#byRemoteAddress.delete(tuple.remoteAddress);
+    }
   }
 
-  get(key: string): ConnectionRecord | undefined { return this.#byKey.get(key); }
-  countFrom(remoteAddress: string): number { return this.#perAddress.get(remoteAddress) ?? 0; }
-  records(): IterableIterator<ConnectionRecord> { return this.#byKey.values(); }
-  snapshot(now = Date.now()): ConnectionSnapshot[] { return [...this.#byKey.values()].map((r) => r.toJSON(now)); }
+  /** The row whose 5-tuple reads `key` (as `record.key` prints it). */
+  get(key: string): ConnectionRecord | undefined {
+    for (const record of this.records()) if (record.key === key) return record;
+    return undefined;
+  }
+
+  countFrom(remoteAddress: string): number {
+    let count = 0;
+    for (const ends of this.#byRemoteAddress.get(remoteAddress) ?? []) count += ends.byRemotePort.size;
+    return count;
+  }
+
+  /** Every live row, oldest first. */
+  records(): IterableIterator<ConnectionRecord> {
+    const rows: ConnectionRecord[] = [];
+    for (const list of this.#byRemoteAddress.values()) for (const ends of list) for (const record of ends.byRemotePort.values()) rows.push(record);
+    return rows.sort((a, b) => a.id - b.id).values();
+  }
+
+  snapshot(now = Date.now()): ConnectionSnapshot[] { return [...this.records()].map((r) => r.toJSON(now)); }
+
+  #endsFor(tuple: FiveTuple, create: boolean): SharedEnds | undefined {
+    let list = this.#byRemoteAddress.get(tuple.remoteAddress);
+    if (list !== undefined) {
+      for (const ends of list) if (ends.localPort === tuple.localPort && ends.localAddress === tuple.localAddress) return ends;
+    }
+    if (!create) return undefined;
+    if (list === undefined) this.#byRemoteAddress.set(tuple.remoteAddress, list = []);
+    const ends: SharedEnds = { localAddress: tuple.localAddress, localPort: tuple.localPort, remoteAddress: tuple.remoteAddress, byRemotePort: new Map() };
+    list.push(ends);
+    return ends;
+  }
 }

@@ -5,8 +5,9 @@
  *    socket is paused. What the parser had read past the end of the request comes here as `head`.
  * 2. Write `101 Switching Protocols` with `Connection: Upgrade`, `Upgrade: <token>` and the handler's
  *    headers (RFC 9110 §15.2.2, §7.8), then mark the connection upgraded.
- * 3. Call `takeover` exactly once. When its promise settles or it throws, destroy the socket if the
- *    handler left it open — a plugin cannot leak a socket, and its failure costs only its connection.
+ * 3. Call `takeover` exactly once, right away. When its promise settles or it throws, destroy the socket if
+ *    the handler left it open — a plugin cannot leak a socket, and its failure costs only its connection.
+ *    A handler that returns nothing ends the socket through its own listeners (WebSocket does).
  *
  * The loop keeps two listeners on the raw socket through all of this: 'close' (to take the row out of the
  * connection table) and 'error' (so an error between detach and the handler's own listener cannot crash
@@ -19,7 +20,7 @@ import { encodeResponseHead } from '../http/response.js';
 import type { ProtocolEvent, ProtocolHandler, TakeoverContext } from '../registry/plugin.js';
 import type { ConnectionRecord } from './connection-table.js';
 import { ConnectionState } from './connection-state.js';
-import { errorMessage, HttpConnection } from './http-connection.js';
+import { errorMessage, HttpConnection, isThenable } from './http-connection.js';
 import type { ConnectionServices } from './services.js';
 
 export interface HandoverInput {
@@ -34,66 +35,78 @@ export interface HandoverInput {
   readonly state: unknown;
 }
 
-export function handOver(input: HandoverInput): Promise<void> {
-  const { socket, record, services, handler } = input;
-  const raw = input.raw;
+export function handOver(input: HandoverInput): void {
+  const { socket, raw, record, services, handler } = input;
   // Throws on a second takeover of the same connection: upgraded → upgraded is not a legal edge.
   record.transition(ConnectionState.Upgraded, handler.token);
-  // The detached HTTP connection (its parser and buffers) must not stay reachable from the server's
-  // shutdown list: from now on the handler hears of shutdown through `signal`.
-  services.onShutdown(record, undefined);
+  // The detached HTTP connection (its parser and buffers) must not stay reachable from the row's
+  // shutdown slot: from now on the handler registers its own goodbye (or listens on `signal`).
+  record.onShutdown(undefined);
   socket.write(encodeResponseHead({
     status: 101,
     headers: [['Connection', 'Upgrade'], ['Upgrade', handler.token], ...input.headers],
   }));
   const { events } = services;
-  events.report({ type: 'upgrade', id: record.id, fiveTuple: record.key, protocol: handler.token, headBytes: input.head.length });
-  // Built in a function of its own: the closures below live as long as the connection, and must not keep
-  // the context (with the request and the head bytes) alive after the handler has let go of them.
-  const ctx = takeoverContext(input);
-  // ctx goes through the promise rather than into a closure: the catch/finally closures below share this
-  // scope and live as long as the connection, and must not keep ctx alive with them.
-  return Promise.resolve(ctx)
-    .then((context) => handler.takeover(context))
-    .catch((error: unknown) => {
-      record.noteClose('server', `${handler.token} handler failed: ${errorMessage(error)}`);
-      events.report({ type: 'error', id: record.id, fiveTuple: record.key, code: 'ERR_PLUGIN_TAKEOVER', message: `${handler.token} handler failed: ${errorMessage(error)}` });
-    })
-    .finally(() => {
-      if (!socket.destroyed) {
-        record.noteClose('server', `${handler.token} handler finished`);
-        socket.destroy();
-      }
-      if (raw !== socket && !raw.destroyed) raw.destroy();
-    });
+  if (events.active) events.report({ type: 'upgrade', id: record.id, fiveTuple: record.key, protocol: handler.token, headBytes: input.head.length });
+  let outcome: void | PromiseLike<void>;
+  try {
+    outcome = handler.takeover(takeoverContext(input));
+  } catch (error) {
+    takeoverFailed(input, error);
+    finished(input);
+    return;
+  }
+  if (handler.managesSocket === true) {
+    // The handler ends `socket` itself; the raw socket under it (after TLS/1.0) goes with it.
+    if (raw !== socket) socket.once('close', () => raw.destroy());
+  } else if (isThenable(outcome)) {
+    // The handler says when it is done: whatever it left open then is closed here.
+    outcome.then(() => finished(input), (error: unknown) => { takeoverFailed(input, error); finished(input); });
+  } else {
+    finished(input);
+  }
 }
 
+function takeoverFailed({ record, services, handler }: HandoverInput, error: unknown): void {
+  record.noteClose('server', `${handler.token} handler failed: ${errorMessage(error)}`);
+  services.events.report({ type: 'error', id: record.id, fiveTuple: record.key, code: 'ERR_PLUGIN_TAKEOVER', message: `${handler.token} handler failed: ${errorMessage(error)}` });
+}
+
+/** A plugin cannot leak a socket: once its takeover has finished, whatever it left open is destroyed. */
+function finished({ socket, raw, record, handler }: HandoverInput): void {
+  if (!socket.destroyed) {
+    record.noteClose('server', `${handler.token} handler finished`);
+    socket.destroy();
+  }
+  if (raw !== socket && !raw.destroyed) raw.destroy();
+}
+
+/**
+ * The context is garbage once the handler has taken what it needs: nothing that lives as long as the
+ * connection refers to it (the closures below refer to the row, not to the request or the head bytes).
+ */
 function takeoverContext(input: HandoverInput): TakeoverContext {
-  const { socket, record, services, handler, raw } = input;
-  const { events } = services;
-  const emit = (event: ProtocolEvent): void => {
-    if (events.active) events.report({ type: 'protocol', id: record.id, fiveTuple: record.key, protocol: handler.token, ...event });
-  };
-  const ctx: TakeoverContext = {
+  const { socket, record, services, raw } = input;
+  return {
     request: input.request,
     socket,
     head: input.head,
     fiveTuple: record.fiveTuple,
     limits: services.limits,
-    protocol: handler.token,
+    protocol: input.handler.token,
     state: input.state,
     signal: services.shutdownSignal,
-    emit,
-    isTracing: () => events.active,
-    noteServerClose: (reason) => record.noteClose('server', reason),
+    hooks: record,
+    emit: (event: ProtocolEvent) => record.emit(event),
+    isTracing: () => record.isTracing(),
+    noteServerClose: (reason) => record.noteServerClose(reason),
     continueHttp(stream, options = {}) {
       record.transition(ConnectionState.Http);
       const connection = new HttpConnection(stream, raw, record, services);
-      services.onShutdown(record, () => connection.shutdown());
+      record.onShutdown(HttpConnection.shutdown, connection);
       const closed = connection.closed();
       connection.start(options.initial, options.pending);
       return closed;
     },
   };
-  return ctx;
 }

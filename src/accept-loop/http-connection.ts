@@ -33,7 +33,7 @@ const LINGER_MS = 2_000;
 
 type TimerKind = 'headers' | 'idle' | 'body' | 'linger';
 
-export class HttpConnection {
+export class HttpConnection implements Deadline {
   readonly #socket: Duplex;
   readonly #raw: Socket;
   readonly #record: ConnectionRecord;
@@ -48,12 +48,18 @@ export class HttpConnection {
   #closing = false;
   #detached = false;
   #timerKind: TimerKind | undefined;
-  /** This connection's entry in the server's deadline wheel; `timerKind` says what expiring means. */
-  readonly #deadline: Deadline = { deadlineAt: 0, expire: () => { if (this.#timerKind !== undefined) this.#expire(this.#timerKind); } };
-  readonly #onData = (chunk: Buffer): void => this.#receive(chunk);
-  readonly #onEnd = (): void => this.#receiveEnd();
-  readonly #onDrain = (): void => this.#pump();
-  readonly #onClose = (): void => this.#disarm();
+  /** This connection's entry in the server's deadline wheel (`expire` below); `timerKind` says what expiring means. */
+  deadlineAt = 0;
+
+  /** For `record.onShutdown`: one function for every connection instead of a closure each. */
+  static readonly shutdown = (connection: HttpConnection): void => connection.shutdown();
+
+  // The stream's listeners are shared by every connection (the connection rides on the stream): four
+  // closures per connection cost both memory and time on a server accepting thousands per second.
+  static readonly #onData = function (this: StreamWithConnection, chunk: Buffer): void { this[kConnection]!.#receive(chunk); };
+  static readonly #onEnd = function (this: StreamWithConnection): void { this[kConnection]!.#receiveEnd(); };
+  static readonly #onDrain = function (this: StreamWithConnection): void { this[kConnection]!.#pump(); };
+  static readonly #onClose = function (this: StreamWithConnection): void { const connection = this[kConnection]; if (connection !== undefined) connection.#disarm(); };
 
   constructor(socket: Duplex, raw: Socket, record: ConnectionRecord, services: ConnectionServices) {
     this.#socket = socket;
@@ -72,11 +78,13 @@ export class HttpConnection {
    * before reading any (both used when a protocol such as TLS/1.0 carries HTTP again).
    */
   start(initial?: Uint8Array, pending?: RequestHead): void {
-    this.#socket.on('data', this.#onData);
-    this.#socket.on('end', this.#onEnd);
-    this.#socket.on('drain', this.#onDrain);
+    const socket = this.#socket as StreamWithConnection;
+    socket[kConnection] = this;
+    socket.on('data', HttpConnection.#onData);
+    socket.on('end', HttpConnection.#onEnd);
+    socket.on('drain', HttpConnection.#onDrain);
     // A socket that closes under us (peer reset, server destroy) must not stay in the deadline wheel.
-    this.#socket.once('close', this.#onClose);
+    socket.on('close', HttpConnection.#onClose);
     this.#arm('headers');
     if (pending) {
       this.#head = pending;
@@ -191,7 +199,7 @@ export class HttpConnection {
       const matches = this.#services.registry.resolve(offers);
       if (matches.length > 0) {
         this.#busy = true;
-        void this.#negotiate(head, matches);
+        this.#negotiate(head, matches);
         return;
       }
     }
@@ -256,58 +264,73 @@ export class HttpConnection {
     }
   }
 
-  async #negotiate(head: RequestHead, matches: ReturnType<ConnectionServices['registry']['resolve']>): Promise<void> {
-    this.#socket.pause();
-    this.#record.transition(ConnectionState.Switching);
-    this.#reportState('http', 'switching');
-    for (const { offer, handler } of matches) {
-      let decision: HandshakeDecision;
+  /**
+   * Ask the matching handlers in the client's order. Synchronous while their decisions are (WebSocket's
+   * is: a pure function of the request), so a handshake costs no promise and no timer; a handler that
+   * answers with a promise gets `handshakeTimeoutMs` to settle it.
+   */
+  #negotiate(head: RequestHead, matches: HandlerMatches, from = 0): void {
+    if (from === 0) {
+      this.#socket.pause();
+      this.#record.transition(ConnectionState.Switching);
+      this.#reportState('http', 'switching');
+    }
+    const { limits } = this.#services;
+    for (let index = from; index < matches.length; index++) {
+      const { offer, handler } = matches[index]!;
+      let decision: HandshakeDecision | PromiseLike<HandshakeDecision>;
       try {
-        decision = await this.#decide(handler, head, offer.token);
+        decision = handler.handshake === undefined ? ACCEPT : handler.handshake({ request: head, offered: offer.token, fiveTuple: this.#record.fiveTuple, limits });
       } catch (error) {
-        if (this.#socket.destroyed) return;
-        const timedOut = error instanceof HandshakeTimeout;
-        this.#services.events.report({
-          type: 'error', id: this.#record.id, fiveTuple: this.#record.key,
-          code: timedOut ? 'ERR_HANDSHAKE_TIMEOUT' : 'ERR_PLUGIN_HANDSHAKE',
-          message: `${handler.token} handshake ${timedOut ? 'timed out' : `threw: ${errorMessage(error)}`}`,
-        });
-        this.#backToHttp();
-        this.#respond(head, { status: timedOut ? 503 : 500, body: `${timedOut ? 503 : 500} ${reasonPhrase(timedOut ? 503 : 500)}\nthe ${handler.token} handler failed\n` }, true);
+        this.#handshakeFailed(head, handler, error);
         return;
       }
-      if (this.#socket.destroyed) return;
-      if (decision.action === 'accept') {
-        this.#detach();
-        handOver({
-          socket: this.#socket, raw: this.#raw, record: this.#record, services: this.#services,
-          request: head, head: this.#parser.takeBuffered(), handler, headers: decision.headers ?? [], state: decision.state,
-        });
+      if (isThenable(decision)) {
+        settleWithin(Promise.resolve(decision), limits.handshakeTimeoutMs).then(
+          (settled) => {
+            if (this.#socket.destroyed) return;
+            if (!this.#apply(head, handler, settled)) this.#negotiate(head, matches, index + 1);
+          },
+          (error: unknown) => { if (!this.#socket.destroyed) this.#handshakeFailed(head, handler, error); },
+        );
         return;
       }
-      if (decision.action === 'reject') {
-        this.#backToHttp();
-        this.#respond(head, { status: decision.status, headers: decision.headers ?? [], body: decision.body ?? `${decision.status} ${reasonPhrase(decision.status)}\n` }, true);
-        return;
-      }
+      if (this.#apply(head, handler, decision)) return;
     }
     // Every handler declined: the request is plain HTTP after all (RFC 9110 §7.8: the server MAY ignore Upgrade).
     this.#backToHttp();
     this.#serve(head, EMPTY);
-    this.#pump();
+    // Called from the pump when every decision was synchronous: the pump goes on by itself.
+    if (from > 0) this.#pump();
   }
 
-  #decide(handler: ProtocolHandler, head: RequestHead, offered: string): Promise<HandshakeDecision> {
-    if (!handler.handshake) return Promise.resolve({ action: 'accept' });
-    const { limits } = this.#services;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new HandshakeTimeout()), limits.handshakeTimeoutMs);
-      timer.unref();
-      Promise.resolve()
-        .then(() => handler.handshake!({ request: head, offered, fiveTuple: this.#record.fiveTuple, limits }))
-        .then(resolve, reject)
-        .finally(() => clearTimeout(timer));
+  /** Act on one handler's decision; false when it declined and the next offer should be tried. */
+  #apply(head: RequestHead, handler: ProtocolHandler, decision: HandshakeDecision): boolean {
+    if (decision.action === 'accept') {
+      this.#detach();
+      handOver({
+        socket: this.#socket, raw: this.#raw, record: this.#record, services: this.#services,
+        request: head, head: this.#parser.takeBuffered(), handler, headers: decision.headers ?? [], state: decision.state,
+      });
+      return true;
+    }
+    if (decision.action === 'reject') {
+      this.#backToHttp();
+      this.#respond(head, { status: decision.status, headers: decision.headers ?? [], body: decision.body ?? `${decision.status} ${reasonPhrase(decision.status)}\n` }, true);
+      return true;
+    }
+    return false;
+  }
+
+  #handshakeFailed(head: RequestHead, handler: ProtocolHandler, error: unknown): void {
+    const timedOut = error instanceof HandshakeTimeout;
+    this.#services.events.report({
+      type: 'error', id: this.#record.id, fiveTuple: this.#record.key,
+      code: timedOut ? 'ERR_HANDSHAKE_TIMEOUT' : 'ERR_PLUGIN_HANDSHAKE',
+      message: `${handler.token} handshake ${timedOut ? 'timed out' : `threw: ${errorMessage(error)}`}`,
     });
+    this.#backToHttp();
+    this.#respond(head, { status: timedOut ? 503 : 500, body: `${timedOut ? 503 : 500} ${reasonPhrase(timedOut ? 503 : 500)}\nthe ${handler.token} handler failed\n` }, true);
   }
 
   #backToHttp(): void {
@@ -388,16 +411,19 @@ export class HttpConnection {
   #arm(kind: TimerKind): void {
     const { limits } = this.#services;
     this.#timerKind = kind;
-    this.#deadline.deadlineAt = Date.now() + (kind === 'idle' ? limits.keepAliveTimeoutMs : kind === 'linger' ? LINGER_MS : limits.headersTimeoutMs);
-    this.#services.deadlines.add(this.#deadline);
+    this.deadlineAt = Date.now() + (kind === 'idle' ? limits.keepAliveTimeoutMs : kind === 'linger' ? LINGER_MS : limits.headersTimeoutMs);
+    this.#services.deadlines.add(this);
   }
 
   #disarm(): void {
     this.#timerKind = undefined;
-    this.#services.deadlines.delete(this.#deadline);
+    this.#services.deadlines.delete(this);
   }
 
-  #expire(kind: TimerKind): void {
+  /** The deadline wheel's call: the armed timer ran out. */
+  expire(): void {
+    const kind = this.#timerKind;
+    if (kind === undefined) return;
     this.#timerKind = undefined;
     if (kind === 'linger') { this.#socket.destroy(); return; }
     if (this.#detached || this.#closing) return;
@@ -414,15 +440,37 @@ export class HttpConnection {
   #detach(): void {
     this.#detached = true;
     this.#disarm();
-    this.#socket.pause();
-    this.#socket.off('data', this.#onData);
-    this.#socket.off('end', this.#onEnd);
-    this.#socket.off('drain', this.#onDrain);
-    this.#socket.off('close', this.#onClose);
+    const socket = this.#socket as StreamWithConnection;
+    socket.pause();
+    socket.off('data', HttpConnection.#onData);
+    socket.off('end', HttpConnection.#onEnd);
+    socket.off('drain', HttpConnection.#onDrain);
+    socket.off('close', HttpConnection.#onClose);
+    // Nothing of HTTP may stay reachable from a socket that now lives on as another protocol.
+    socket[kConnection] = undefined;
   }
 }
 
 class HandshakeTimeout extends Error {}
+
+type HandlerMatches = ReturnType<ConnectionServices['registry']['resolve']>;
+const ACCEPT: HandshakeDecision = Object.freeze({ action: 'accept' });
+
+export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
+/** `decision`, or a HandshakeTimeout if it has not settled within `ms`. */
+function settleWithin<T>(decision: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new HandshakeTimeout()), ms);
+    timer.unref();
+    decision.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
+}
+
+const kConnection = Symbol('switchyard.httpConnection');
+type StreamWithConnection = Duplex & { [kConnection]?: HttpConnection | undefined };
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

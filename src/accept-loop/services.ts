@@ -1,7 +1,7 @@
 import type { Limits } from '../limits.js';
 import type { Registry } from '../registry/registry.js';
 import type { Router } from '../server/router.js';
-import type { ConnectionRecord, ConnectionTable } from './connection-table.js';
+import type { ConnectionTable } from './connection-table.js';
 import type { DeadlineWheel } from './deadline-wheel.js';
 import type { LabEvents } from './lab-events.js';
 
@@ -17,6 +17,4 @@ export interface ConnectionServices {
   /** Aborted when graceful shutdown begins; upgraded handlers see it as `ctx.signal`. */
   readonly shutdownSignal: AbortSignal;
   isShuttingDown(): boolean;
-  /** Register what to call for this connection on shutdown; returns the way to unregister it. */
-  onShutdown(record: ConnectionRecord, shutdown: (() => void) | undefined): void;
 }

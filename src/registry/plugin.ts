@@ -18,6 +18,11 @@ import type { Limits } from '../limits.js';
  * 3. When the promise returned by `takeover` settles (or it throws), the loop destroys the socket if it is
  *    still open, so a handler cannot leak sockets. `ctx.signal` aborts when the server shuts down: say
  *    goodbye in the protocol's own terms (WebSocket sends 1001) and end.
+ *
+ * A handler whose own listeners always end the socket (WebSocket closes, fails or drops it) may say so
+ * with `managesSocket: true`: the loop then destroys the socket only if `takeover` throws, and keeps no
+ * promise for it. With its goodbye registered through `ctx.hooks.onShutdown` instead of a listener on
+ * `signal`, such a connection costs the loop nothing but its table row (docs/performance.md).
  */
 export interface ProtocolHandler<State = unknown> {
   /** Upgrade token, `name` or `name/version` (RFC 9110 §7.8), e.g. `websocket`, `TLS/1.0`, `lab-chat/1`. */
@@ -26,6 +31,11 @@ export interface ProtocolHandler<State = unknown> {
   readonly description?: string;
   handshake?(ctx: HandshakeContext): HandshakeDecision<State> | Promise<HandshakeDecision<State>>;
   takeover(ctx: TakeoverContext<State>): void | Promise<void>;
+  /**
+   * True when `takeover`'s own listeners always end the socket: what `takeover` returns is then not
+   * waited on (nothing is destroyed when it returns), only a throw makes the loop destroy the socket.
+   */
+  readonly managesSocket?: boolean;
   /** Called once when the handler is unregistered or the server closes: release shared resources. */
   close?(): void | Promise<void>;
 }
@@ -57,6 +67,11 @@ export interface TakeoverContext<State = unknown> {
   readonly state: State | undefined;
   /** Aborted when the server shuts down gracefully. */
   readonly signal: AbortSignal;
+  /**
+   * `emit`, `isTracing` and `noteServerClose` below, plus shutdown registration, as methods of one object
+   * that lives as long as the connection anyway: keep this (not the closures) in per-connection state.
+   */
+  readonly hooks: ConnectionHooks;
   /** Report a protocol-level event (frames, messages) to the trace and the dashboard. */
   readonly emit: (event: ProtocolEvent) => void;
   /** Whether anyone is reading `emit`'s events right now: skip building them when not (hot paths). */
@@ -74,6 +89,18 @@ export interface TakeoverContext<State = unknown> {
    * session ends.
    */
   readonly continueHttp: (stream: Duplex, options?: { pending?: RequestHead; initial?: Uint8Array }) => Promise<void>;
+}
+
+/** What a protocol handler tells the loop about its connection, as methods (no closures to keep). */
+export interface ConnectionHooks {
+  emit(event: ProtocolEvent): void;
+  isTracing(): boolean;
+  noteServerClose(reason: string): void;
+  /**
+   * On graceful shutdown call `handler(target)` once (WebSocket: Close 1001); `undefined` unregisters.
+   * One slot per connection: the alternative, a listener on `signal`, costs objects per connection.
+   */
+  onShutdown<T>(handler: ((target: T) => void) | undefined, target?: T): void;
 }
 
 /** Protocol-level happenings for the trace, e.g. `{ kind: 'frame', detail: 'text fin=1 len=5', direction: 'in' }`. */

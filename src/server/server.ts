@@ -11,7 +11,7 @@ import { setMaxListeners } from 'node:events';
 import type { Socket } from 'node:net';
 import { ConnectionState } from '../accept-loop/connection-state.js';
 import { type ConnectionRecord, ConnectionTable } from '../accept-loop/connection-table.js';
-import { fiveTupleOf, formatFiveTuple, normaliseAddress } from '../accept-loop/five-tuple.js';
+import { type FiveTuple, formatFiveTuple, normaliseAddress, peerOf } from '../accept-loop/five-tuple.js';
 import { DeadlineWheel } from '../accept-loop/deadline-wheel.js';
 import { HttpConnection } from '../accept-loop/http-connection.js';
 import { LabEvents } from '../accept-loop/lab-events.js';
@@ -40,11 +40,10 @@ export class SwitchyardServer {
   readonly limits: Limits;
   readonly registry = new Registry();
   readonly router = new Router();
-  readonly table = new ConnectionTable();
   readonly events = new LabEvents();
+  readonly table = new ConnectionTable(this.events);
   readonly #listener: Listener;
   readonly #shutdown = new AbortController();
-  readonly #live = new Map<ConnectionRecord, { socket: Socket; shutdown?: () => void }>();
   readonly #services: ConnectionServices;
   #loop: Promise<void> | undefined;
   /** The listener's own address when it is a specific one: then it is every accepted socket's local end. */
@@ -56,7 +55,6 @@ export class SwitchyardServer {
     this.limits = limits;
     // Every upgraded connection listens for shutdown on this one signal: thousands of listeners are expected.
     setMaxListeners(0, this.#shutdown.signal);
-    const live = this.#live;
     this.#services = {
       limits,
       registry: this.registry,
@@ -66,12 +64,6 @@ export class SwitchyardServer {
       deadlines: DeadlineWheel.forTimeouts(limits.headersTimeoutMs, limits.keepAliveTimeoutMs),
       shutdownSignal: this.#shutdown.signal,
       isShuttingDown: () => this.#shutdown.signal.aborted,
-      onShutdown(record, shutdown) {
-        const entry = live.get(record);
-        if (entry) {
-          if (shutdown) entry.shutdown = shutdown; else delete entry.shutdown;
-        }
-      },
     };
   }
 
@@ -105,7 +97,7 @@ export class SwitchyardServer {
   }
 
   #admit(socket: Socket): void {
-    const fiveTuple = fiveTupleOf(socket, this.#localEndpoint);
+    const fiveTuple = this.#fiveTupleOf(socket);
     const { maxConnections, maxConnectionsPerAddress } = this.limits;
     const overGlobal = this.table.size >= maxConnections;
     const overAddress = maxConnectionsPerAddress > 0 && this.table.countFrom(fiveTuple.remoteAddress) >= maxConnectionsPerAddress;
@@ -117,33 +109,29 @@ export class SwitchyardServer {
     }
     // The row goes in before anything asynchronous happens, so /connections never misses a live socket.
     const record = this.table.add(fiveTuple, socket);
-    this.#live.set(record, { socket });
-    this.events.report({ type: 'accept', id: record.id, fiveTuple: record.key, live: this.table.size });
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      record.noteClose('client', error.code === 'ECONNRESET' ? 'connection reset by peer' : `socket error: ${error.message}`);
-    });
-    socket.once('close', () => {
-      record.markClosed(Date.now());
-      this.table.remove(record);
-      this.#live.delete(record);
-      this.events.report({
-        type: 'close', id: record.id, fiveTuple: record.key, closedBy: record.closedBy ?? 'client',
-        reason: record.closeReason ?? '', bytesIn: record.bytesIn, bytesOut: record.bytesOut,
-      });
-    });
+    if (this.events.active) this.events.report({ type: 'accept', id: record.id, fiveTuple: record.key, live: this.table.size });
+    // Bookkeeping listeners shared by every socket (the row rides on the socket): a listener per
+    // connection would be a closure and its context for as long as the connection lives.
+    (socket as TrackedSocket)[kRecord] = record;
+    socket.on('error', onTrackedSocketError);
+    socket.on('close', onTrackedSocketClose);
     record.transition(ConnectionState.Http);
-    this.#speakHttp(socket, record);
+    const connection = new HttpConnection(socket, socket, record, this.#services);
+    record.onShutdown(HttpConnection.shutdown, connection);
+    connection.start();
   }
 
-  /**
-   * A method of its own so that the HTTP connection is not a variable of `#admit`'s scope: the socket's
-   * 'error' and 'close' listeners made there live as long as the socket, and V8 keeps every variable a
-   * scope's closures share — the parser and its buffers would outlive an upgrade.
-   */
-  #speakHttp(socket: Socket, record: ConnectionRecord): void {
-    const connection = new HttpConnection(socket, socket, record, this.#services);
-    this.#services.onShutdown(record, () => connection.shutdown());
-    connection.start();
+  /** The listener's own address when bound to one (no getsockname), the kernel's answer otherwise. */
+  #fiveTupleOf(socket: Socket): FiveTuple {
+    const peer = peerOf(socket);
+    const local = this.#localEndpoint;
+    return {
+      transport: 'tcp',
+      localAddress: local ? local.address : normaliseAddress(socket.localAddress),
+      localPort: local ? local.port : socket.localPort ?? 0,
+      remoteAddress: peer.address,
+      remotePort: peer.port,
+    };
   }
 
   /**
@@ -160,18 +148,18 @@ export class SwitchyardServer {
     this.events.report({ type: 'shutdown', phase: 'stop accepting', live: this.table.size });
     const listenerClosed = this.#listener.close();
     this.#shutdown.abort();
-    for (const entry of this.#live.values()) entry.shutdown?.();
+    for (const record of this.table.records()) record.shutdown();
     const deadline = Date.now() + this.limits.shutdownTimeoutMs;
-    while (this.#live.size > 0 && Date.now() < deadline) await sleep(20);
-    if (this.#live.size > 0) {
-      this.events.report({ type: 'shutdown', phase: 'deadline passed: destroying remaining connections', live: this.#live.size });
-      for (const [record, entry] of this.#live) {
+    while (this.table.size > 0 && Date.now() < deadline) await sleep(20);
+    if (this.table.size > 0) {
+      this.events.report({ type: 'shutdown', phase: 'deadline passed: destroying remaining connections', live: this.table.size });
+      for (const record of this.table.records()) {
         record.noteClose('server', 'shutdown deadline passed');
-        entry.socket.destroy();
+        record.socket.destroy();
       }
       // 'close' events (which take rows out of the table) come a tick after destroy().
       const grace = Date.now() + 1_000;
-      while (this.#live.size > 0 && Date.now() < grace) await sleep(5);
+      while (this.table.size > 0 && Date.now() < grace) await sleep(5);
     }
     await listenerClosed;
     await this.#loop;
@@ -179,6 +167,17 @@ export class SwitchyardServer {
     this.#services.deadlines.stop();
     this.events.report({ type: 'shutdown', phase: 'closed', live: this.table.size });
   }
+}
+
+const kRecord = Symbol('switchyard.connectionRecord');
+type TrackedSocket = Socket & { [kRecord]: ConnectionRecord };
+
+function onTrackedSocketError(this: TrackedSocket, error: NodeJS.ErrnoException): void {
+  this[kRecord].noteClose('client', error.code === 'ECONNRESET' ? 'connection reset by peer' : `socket error: ${error.message}`);
+}
+
+function onTrackedSocketClose(this: TrackedSocket): void {
+  this[kRecord].markClosed();
 }
 
 /** 503 for a connection over the limit, without reading its request, then close (never a silent hang). */

@@ -17,7 +17,7 @@
  */
 import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
-import type { FiveTuple } from '../../accept-loop/five-tuple.js';
+import { formatFiveTuple } from '../../accept-loop/five-tuple.js';
 import { UsageError } from '../../errors.js';
 import { accept, decline, type ProtocolHandler, type TakeoverContext } from '../../registry/plugin.js';
 
@@ -34,13 +34,13 @@ export function createTlsUpgradeProtocol(options: TlsUpgradeOptions): ProtocolHa
   } catch (error) {
     throw new UsageError('ERR_BAD_TLS_CONFIG', `cannot use the TLS certificate and key: ${(error as Error).message}`);
   }
-  /** Connections already running TLS: a second TLS/1.0 on them is ignored rather than nested. */
-  const secured = new WeakSet<FiveTuple>();
+  /** Connections already running TLS, by 5-tuple: a second TLS/1.0 on them is ignored rather than nested. */
+  const secured = new Set<string>();
   return {
     token: 'TLS/1.0',
     description: 'RFC 2817: switch this connection to TLS, then continue HTTP/1.1 over it',
     handshake(ctx) {
-      if (secured.has(ctx.fiveTuple)) return decline();
+      if (secured.has(formatFiveTuple(ctx.fiveTuple))) return decline();
       // §3.3 answers the original request after the handshake, without its content: a request that
       // carries content is served in cleartext instead (RFC 9110 §7.8 lets a server ignore Upgrade).
       if (ctx.request.body.kind !== 'none') return decline();
@@ -50,7 +50,7 @@ export function createTlsUpgradeProtocol(options: TlsUpgradeOptions): ProtocolHa
   };
 }
 
-function secureSession(ctx: TakeoverContext, secureContext: SecureContext, secured: WeakSet<FiveTuple>): Promise<void> {
+function secureSession(ctx: TakeoverContext, secureContext: SecureContext, secured: Set<string>): Promise<void> {
   const raw = ctx.socket;
   // The ClientHello may have come in the same write as the request: put it back in front of the stream.
   if (ctx.head.length > 0) raw.unshift(Buffer.from(ctx.head.buffer, ctx.head.byteOffset, ctx.head.byteLength));
@@ -66,7 +66,9 @@ function secureSession(ctx: TakeoverContext, secureContext: SecureContext, secur
       ctx.emit({ kind: 'tls', detail: `error: ${error.code ?? error.message}`, direction: 'in' });
       secure.destroy();
     });
+    const key = formatFiveTuple(ctx.fiveTuple);
     secure.once('close', () => {
+      secured.delete(key);
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', abandon);
       resolve();
@@ -77,7 +79,7 @@ function secureSession(ctx: TakeoverContext, secureContext: SecureContext, secur
       clearTimeout(timer);
       // From here on HTTP's own shutdown handling takes over (idle closes now, busy after its response).
       ctx.signal.removeEventListener('abort', abandon);
-      secured.add(ctx.fiveTuple);
+      secured.add(key);
       const cipher = secure.getCipher();
       ctx.emit({ kind: 'tls', detail: `${secure.getProtocol() ?? 'TLS'} ${cipher.name} established`, direction: 'in' });
       void ctx.continueHttp(secure, { pending: ctx.request }).then(resolve);

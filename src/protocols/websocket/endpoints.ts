@@ -13,20 +13,22 @@ import { WebSocket } from './session.js';
 export function echoEndpoint(): WebSocketEndpoint {
   return {
     onConnection(ws: WebSocket) {
-      let waitingForDrain = false;
-      const resume = (): void => {
-        waitingForDrain = false;
-        ws.socket.resume();
-      };
-      ws.on('message', (data) => {
-        if (ws.send(data) || waitingForDrain || ws.readyState !== WebSocket.OPEN) return;
-        // One drain listener per stall, not one per message: a read can carry hundreds of small messages.
-        waitingForDrain = true;
-        ws.socket.pause();
-        ws.once('drain', resume);
-      });
+      ws.on('message', echoMessage);
     },
   };
+}
+
+// Module-level listeners (an emitter calls them with itself as `this`): an idle echo connection then
+// costs no closure. "Waiting for drain" is the socket being paused by us, so it needs no flag either.
+function echoMessage(this: WebSocket, data: string | Uint8Array): void {
+  if (this.send(data) || this.readyState !== WebSocket.OPEN || this.socket.isPaused()) return;
+  // One drain listener per stall, not one per message: a read can carry hundreds of small messages.
+  this.socket.pause();
+  this.once('drain', resumeEcho);
+}
+
+function resumeEcho(this: WebSocket): void {
+  this.socket.resume();
 }
 
 /**

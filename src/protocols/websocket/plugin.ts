@@ -3,7 +3,6 @@
  * the handshake (handshake.ts, pure) decides accept or refuse, then `takeover` wraps the socket in a
  * `WebSocket` and hands it to the endpoint. Server shutdown closes each connection with 1001 "going away".
  */
-import type { Duplex } from 'node:stream';
 import type { TakeoverContext, ProtocolHandler } from '../../registry/plugin.js';
 import { accept, reject } from '../../registry/plugin.js';
 import { type HandshakeOptions, validateClientHandshake } from './handshake.js';
@@ -35,6 +34,8 @@ export function createWebSocketProtocol(options: WebSocketPluginOptions): Protoc
     token: 'websocket',
     description: `RFC 6455 WebSocket on ${Object.keys(options.endpoints).join(', ') || 'no paths'}`,
     paths: Object.keys(options.endpoints),
+    // A session always ends its socket (a close, a failure, a drop): no promise per connection needed.
+    managesSocket: true,
     handshake(ctx) {
       const endpoint = Object.hasOwn(options.endpoints, ctx.request.path) ? options.endpoints[ctx.request.path] : undefined;
       if (!endpoint) return reject(404, [], `404 Not Found\nno WebSocket endpoint at ${ctx.request.path}\n`);
@@ -54,30 +55,18 @@ export function createWebSocketProtocol(options: WebSocketPluginOptions): Protoc
         closeTimeoutMs: ctx.limits.webSocketCloseTimeoutMs,
         pingIntervalMs: state.endpoint.pingIntervalMs ?? 0,
         protocol: state.protocol,
-        emit: ctx.emit,
-        isTracing: ctx.isTracing,
-        onServerClose: ctx.noteServerClose,
+        hooks: ctx.hooks,
       }, ctx.head);
       // If onConnection throws, takeover throws: the loop logs the failure and destroys the socket.
       state.endpoint.onConnection(socket, ctx);
-      return untilClosed(socket, ctx.socket, ctx.signal);
+      // Shutdown reaches the session through the connection's row, not a listener per connection.
+      if (ctx.signal.aborted) goingAway(socket);
+      else ctx.hooks.onShutdown(goingAway, socket);
     },
   };
 }
 
-/**
- * Resolves when the TCP connection is gone; on server shutdown says goodbye with 1001 "going away". Kept
- * apart from `takeover` so that nothing living as long as the connection holds on to the takeover
- * context (the request head and the bytes that came with it are garbage once the session has them).
- */
-function untilClosed(socket: WebSocket, stream: Duplex, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const goingAway = (): void => socket.close(1001, 'server shutting down');
-    signal.addEventListener('abort', goingAway, { once: true });
-    stream.once('close', () => {
-      signal.removeEventListener('abort', goingAway);
-      resolve();
-    });
-    if (signal.aborted) goingAway();
-  });
+/** Server shutdown: RFC 6455 §7.4.1 code 1001, "an endpoint is going away, such as a server going down". */
+function goingAway(socket: WebSocket): void {
+  socket.close(1001, 'server shutting down');
 }

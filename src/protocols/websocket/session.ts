@@ -29,7 +29,7 @@ import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { ProtocolError } from '../../errors.js';
-import type { ProtocolEvent } from '../../registry/plugin.js';
+import type { ConnectionHooks } from '../../registry/plugin.js';
 import { CloseCode } from './close-codes.js';
 import { frameEvent, lazyEvent } from './frame-trace.js';
 import { WebSocketProtocol } from './protocol.js';
@@ -46,13 +46,15 @@ export interface WebSocketOptions {
   readonly pingIntervalMs?: number;
   /** The subprotocol agreed in the handshake, '' when none. */
   readonly protocol?: string;
-  /** Trace hook: one `frame` event per frame in and out, plus `message`, `close`, `error`, `keepalive`. */
-  readonly emit?: (event: ProtocolEvent) => void;
-  /** Whether `emit`'s events are read right now; when false no trace event is even built. Default: always. */
-  readonly isTracing?: () => boolean;
-  /** Told why this side is ending the connection (our Close, a protocol error, a drop), for the connection table. */
-  readonly onServerClose?: (reason: string) => void;
+  /**
+   * The connection's hooks (`ctx.hooks` on a server): `emit` gets one `frame` event per frame in and out
+   * plus `message`, `close`, `error`, `keepalive`, built only while `isTracing()`; `noteServerClose` hears
+   * why this side ends the connection (our Close, a protocol error, a drop), for the connection table.
+   */
+  readonly hooks?: WebSocketHooks;
 }
+
+export type WebSocketHooks = Pick<ConnectionHooks, 'emit' | 'isTracing' | 'noteServerClose'>;
 
 export interface WebSocketEvents {
   message: [data: string | Uint8Array, isBinary: boolean];
@@ -75,7 +77,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   readonly protocol: string;
   readonly #socket: Duplex;
   readonly #codec: WebSocketProtocol;
-  readonly #options: WebSocketOptions;
+  readonly #isServer: boolean;
+  readonly #closeTimeoutMs: number;
+  readonly #hooks: WebSocketHooks | undefined;
   #readyState: ReadyState = ReadyState.OPEN;
   #closeTimer: NodeJS.Timeout | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
@@ -92,23 +96,34 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Chunks that arrived with or right after the handshake, until they are processed in order. */
   #early: Uint8Array[] | undefined;
 
+  // The socket's listeners are shared by every WebSocket (the WebSocket rides on its socket): five
+  // closures per connection would be most of what an idle connection costs.
+  static readonly #onData = function (this: SocketWithSession, chunk: Buffer): void { this[kSession].#receive(chunk); };
+  static readonly #onEnd = function (this: SocketWithSession): void { this[kSession].#receiveEnd(); };
+  static readonly #onSocketClose = function (this: SocketWithSession): void { this[kSession].#socketClosed(); };
+  static readonly #onError = function (this: SocketWithSession, error: Error): void { this[kSession].#emitError(error); };
+  static readonly #onDrain = function (this: SocketWithSession): void { this[kSession].emit('drain'); };
+
   constructor(socket: Duplex, options: WebSocketOptions, head: Uint8Array = new Uint8Array(0)) {
     super();
     this.#socket = socket;
-    this.#options = options;
+    this.#isServer = options.role === 'server';
+    this.#closeTimeoutMs = options.closeTimeoutMs;
+    const hooks = options.hooks;
+    this.#hooks = hooks;
     this.protocol = options.protocol ?? '';
-    const emit = options.emit;
     this.#codec = new WebSocketProtocol({
       role: options.role,
       maxMessageBytes: options.maxMessageBytes,
       // No observer without a trace hook: the codec then does no per-frame work for the trace at all.
-      ...(emit === undefined ? {} : { onFrame: (header, direction) => { if (this.#tracing) emit(frameEvent(header, direction)); } }),
+      ...(hooks === undefined ? {} : { onFrame: (header, direction) => { if (hooks.isTracing()) hooks.emit(frameEvent(header, direction)); } }),
     });
-    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
-    socket.on('end', () => this.#receiveEnd());
-    socket.on('close', () => this.#socketClosed());
-    socket.on('error', (error: Error) => this.#emitError(error));
-    socket.on('drain', () => this.emit('drain'));
+    (socket as SocketWithSession)[kSession] = this;
+    socket.on('data', WebSocket.#onData);
+    socket.on('end', WebSocket.#onEnd);
+    socket.on('close', WebSocket.#onSocketClose);
+    socket.on('error', WebSocket.#onError);
+    socket.on('drain', WebSocket.#onDrain);
     if (options.pingIntervalMs !== undefined && options.pingIntervalMs > 0) this.#startKeepalive(options.pingIntervalMs);
     // Bytes that arrived with the handshake are the first frames: they are processed before any later
     // chunk, which waits behind them. setImmediate, not a microtask: a client's `await connect()`
@@ -159,7 +174,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.#readyState !== ReadyState.OPEN) return;
     const frames = this.#codec.close(code, reason); // throws before anything changes
     this.#readyState = ReadyState.CLOSING;
-    this.#options.onServerClose?.(`sent Close ${describeClose(code, reason)}`);
+    this.#hooks?.noteServerClose(`sent Close ${describeClose(code, reason)}`);
     this.#trace('close', 'out', () => describeClose(code, reason));
     this.#write(frames);
     // §7.1.2 leaves the wait open-ended; a peer that never answers must not hold the connection forever.
@@ -259,7 +274,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     // Both Close frames have now passed. §7.1.1: the server closes TCP first; the client gives it time.
     // The peer may send nothing after its Close (§5.5.1), so the server need not wait to read the peer's
     // FIN: once our last bytes are flushed the socket is destroyed (one read and one wake-up fewer).
-    if (this.#options.role === 'server') {
+    if (this.#isServer) {
       this.#endSocket();
       this.#socket.once('finish', () => this.#socket.destroy());
     }
@@ -275,7 +290,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     this.#trace('error', 'in', () => `${error.code}: ${error.message} → close ${error.closeCode}`);
-    this.#options.onServerClose?.(`${error.code} → Close ${error.closeCode}`);
+    this.#hooks?.noteServerClose(`${error.code} → Close ${error.closeCode}`);
     if (!this.#codec.closeSent) {
       const reason = truncateUtf8(error.message, MAX_REASON_BYTES);
       this.#failure = { code: error.closeCode, reason };
@@ -304,7 +319,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   #drop(why: string): void {
     if (this.#socket.destroyed) return;
-    this.#options.onServerClose?.(why);
+    this.#hooks?.noteServerClose(why);
     this.#dropped = true;
     // CLOSING until the socket's 'close' (a tick away): no more messages out of what was already read.
     this.#readyState = ReadyState.CLOSING;
@@ -314,7 +329,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   #armCloseTimer(onTimeout: () => void): void {
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
-    this.#closeTimer = setTimeout(onTimeout, this.#options.closeTimeoutMs);
+    this.#closeTimer = setTimeout(onTimeout, this.#closeTimeoutMs);
     this.#closeTimer.unref();
   }
 
@@ -357,13 +372,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   get #tracing(): boolean {
-    return this.#options.emit !== undefined && (this.#options.isTracing?.() ?? true);
+    return this.#hooks !== undefined && this.#hooks.isTracing();
   }
 
   #trace(kind: string, direction: 'in' | 'out' | undefined, describe: () => string): void {
-    if (this.#tracing) this.#options.emit!(lazyEvent(kind, direction, describe));
+    if (this.#tracing) this.#hooks!.emit(lazyEvent(kind, direction, describe));
   }
 }
+
+const kSession = Symbol('switchyard.webSocket');
+type SocketWithSession = Duplex & { [kSession]: WebSocket };
 
 function describeClose(code: number, reason: string): string {
   return `code=${code}${reason === '' ? '' : ` reason=${JSON.stringify(reason)}`}`;
