@@ -76,12 +76,13 @@ const NEED_DATA: FrameEvent = Object.freeze({ type: 'need-data' });
 const FRAME_END: FrameEvent = Object.freeze({ type: 'frame-end' });
 const MAX_HEADER_BYTES = 14;
 const TWO_TO_32 = 2 ** 32;
+/** A header's bytes, copied out of the chunk list and parsed in the same call: one buffer serves every decoder. */
+const HEADER_SCRATCH = new Uint8Array(MAX_HEADER_BYTES);
 
 export class FrameDecoder {
   readonly #queue = new ReceiveQueue();
   readonly #server: boolean;
   readonly #maxPayloadBytes: number;
-  readonly #scratch = new Uint8Array(MAX_HEADER_BYTES);
   #inPayload = false;
   #remaining = 0;
   #mask: Uint8Array | undefined;
@@ -127,7 +128,7 @@ export class FrameDecoder {
   #readHeader(): FrameEvent {
     const available = this.#queue.length;
     if (available === 0) return NEED_DATA;
-    const bytes = this.#scratch;
+    const bytes = HEADER_SCRATCH;
     this.#queue.peek(bytes, Math.min(available, MAX_HEADER_BYTES));
 
     const b0 = bytes[0]!;

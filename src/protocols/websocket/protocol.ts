@@ -70,6 +70,8 @@ export interface WebSocketProtocolOptions {
 }
 
 const NEED_DATA: WebSocketEvent = Object.freeze({ type: 'need-data' });
+/** No frame in progress: one shared, frozen array instead of two empty arrays per connection. */
+const NO_PIECES = Object.freeze([]) as unknown as Uint8Array[];
 const EMPTY = new Uint8Array(0);
 /** §5.5: a Close payload is a 2-byte code plus the reason, within a control frame's 125 bytes. */
 const MAX_CLOSE_REASON_BYTES = MAX_CONTROL_PAYLOAD_BYTES - 2;
@@ -80,23 +82,24 @@ export class WebSocketProtocol {
   readonly #decoder: FrameDecoder;
   readonly #maxMessageBytes: number;
   readonly #randomMask: (() => Uint8Array) | undefined;
-  readonly #onFrame: FrameObserver | undefined;
+  #onFrame: FrameObserver | undefined;
 
   // The frame being received.
   #controlOpcode: number | undefined; // set while a control frame's payload is arriving
   #frameFin = false;
-  #controlPieces: Uint8Array[] = [];
+  #controlPieces: Uint8Array[] = NO_PIECES;
   #controlBytes = 0;
 
   // The message being received.
   #messageKind: MessageKind | undefined;
   #messageBytes = 0; // declared lengths of its frames so far
-  #messagePieces: Uint8Array[] = [];
-  readonly #utf8 = new Utf8Validator();
+  #messagePieces: Uint8Array[] = NO_PIECES;
+  /** Created with the first text message: an idle or binary-only connection never needs it. */
+  #utf8: Utf8Validator | undefined;
 
   // The message being sent with sendFragment().
   #sendingKind: MessageKind | undefined;
-  readonly #sendUtf8 = new Utf8Validator();
+  #sendUtf8: Utf8Validator | undefined;
 
   #closeSent = false;
   #closeReceived = false;
@@ -115,6 +118,15 @@ export class WebSocketProtocol {
     // §5.3: a client masks every frame; a server never does (§5.1).
     this.#randomMask = options.role === 'client' ? (options.randomMask ?? createMaskSource()) : undefined;
     this.#onFrame = options.onFrame;
+  }
+
+  /** Start or stop observing frames (a trace that begins or ends while the connection is open). */
+  set onFrame(observer: FrameObserver | undefined) {
+    this.#onFrame = observer;
+  }
+
+  get onFrame(): FrameObserver | undefined {
+    return this.#onFrame;
   }
 
   get state(): ConnectionState {
@@ -207,7 +219,9 @@ export class WebSocketProtocol {
       this.#messageKind = opcode as MessageKind;
       this.#messageBytes = 0;
       this.#messagePieces = [];
-      this.#utf8.reset();
+      if (opcode === Opcode.Text) {
+        if (this.#utf8 === undefined) this.#utf8 = new Utf8Validator(); else this.#utf8.reset();
+      }
     }
     // The whole-message cap, decided at the header from what the fragments so far declared, so it holds
     // however the message is fragmented; §7.4.1 1009.
@@ -229,10 +243,10 @@ export class WebSocketProtocol {
       return undefined;
     }
     // §8.1: invalid UTF-8 in a text message fails the connection; checked per piece so it fails fast.
-    if (this.#messageKind === Opcode.Text && !this.#utf8.write(data)) {
+    if (this.#messageKind === Opcode.Text && !this.#utf8!.write(data)) {
       return this.#fail(
         Err.InvalidUtf8,
-        `invalid UTF-8 at byte ${this.#utf8.offset} of a text message`,
+        `invalid UTF-8 at byte ${this.#utf8!.offset} of a text message`,
         CloseCode.InvalidPayload,
       );
     }
@@ -245,7 +259,7 @@ export class WebSocketProtocol {
     if (controlOpcode !== undefined) {
       this.#controlOpcode = undefined;
       const data = join(this.#controlPieces, this.#controlBytes);
-      this.#controlPieces = [];
+      this.#controlPieces = NO_PIECES;
       if (controlOpcode === Opcode.Ping) return { type: 'ping', data };
       if (controlOpcode === Opcode.Pong) return { type: 'pong', data };
       return this.#onClose(data);
@@ -254,10 +268,10 @@ export class WebSocketProtocol {
     const kind = this.#messageKind;
     const data = join(this.#messagePieces, this.#messageBytes);
     this.#messageKind = undefined;
-    this.#messagePieces = [];
+    this.#messagePieces = NO_PIECES;
     if (kind === Opcode.Binary) return { type: 'binary', data };
     // A message that ends inside a character is invalid too (§8.1).
-    if (!this.#utf8.complete) {
+    if (!this.#utf8!.complete) {
       return this.#fail(Err.InvalidUtf8, 'a text message ends in the middle of a UTF-8 sequence', CloseCode.InvalidPayload);
     }
     return { type: 'text', text: decodeUtf8(data) };
@@ -287,8 +301,8 @@ export class WebSocketProtocol {
 
   #fail(code: string, message: string, closeCode: number = CloseCode.ProtocolError): WebSocketEvent {
     this.#error = Object.freeze({ type: 'error', error: new ProtocolError(code, message, { closeCode }) });
-    this.#messagePieces = [];
-    this.#controlPieces = [];
+    this.#messagePieces = NO_PIECES;
+    this.#controlPieces = NO_PIECES;
     return this.#error;
   }
 
@@ -319,8 +333,9 @@ export class WebSocketProtocol {
       throw new UsageError('ERR_FRAGMENT_KIND', `a ${kind} fragment cannot continue a message of the other kind`);
     }
     if (opcode === Opcode.Text) {
-      if (this.#sendingKind === undefined) this.#sendUtf8.reset();
-      if (!this.#sendUtf8.write(data) || (fin && !this.#sendUtf8.complete)) {
+      const validator = (this.#sendUtf8 ??= new Utf8Validator());
+      if (this.#sendingKind === undefined) validator.reset();
+      if (!validator.write(data) || (fin && !validator.complete)) {
         throw new UsageError('ERR_INVALID_UTF8', 'text fragments must form valid UTF-8');
       }
     }

@@ -106,18 +106,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   constructor(socket: Duplex, options: WebSocketOptions, head: Uint8Array = new Uint8Array(0)) {
     super();
+    // EventEmitter keeps listeners in a `{ __proto__: null }` literal, which V8 stores in dictionary mode:
+    // ~350 bytes per emitter, the largest single cost of an idle connection. An object from a constructor
+    // whose prototype is an empty null-prototype object behaves the same (no inherited keys such as
+    // `constructor` can be mistaken for listeners) and stays a compact fast-mode object.
+    (this as unknown as { _events: object })._events = new ListenerSlots();
     this.#socket = socket;
     this.#isServer = options.role === 'server';
     this.#closeTimeoutMs = options.closeTimeoutMs;
     const hooks = options.hooks;
     this.#hooks = hooks;
     this.protocol = options.protocol ?? '';
-    this.#codec = new WebSocketProtocol({
-      role: options.role,
-      maxMessageBytes: options.maxMessageBytes,
-      // No observer without a trace hook: the codec then does no per-frame work for the trace at all.
-      ...(hooks === undefined ? {} : { onFrame: (header, direction) => { if (hooks.isTracing()) hooks.emit(frameEvent(header, direction)); } }),
-    });
+    // No frame observer until a trace is read (see #observeFrames): the codec then does no per-frame work.
+    this.#codec = new WebSocketProtocol({ role: options.role, maxMessageBytes: options.maxMessageBytes });
     (socket as SocketWithSession)[kSession] = this;
     socket.on('data', WebSocket.#onData);
     socket.on('end', WebSocket.#onEnd);
@@ -154,6 +155,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   send(data: string | Uint8Array): boolean {
     if (this.#readyState !== ReadyState.OPEN) return false;
     const binary = typeof data !== 'string';
+    this.#observeFrames();
     const frames = binary ? this.#codec.sendBinary(data) : this.#codec.sendText(data);
     if (this.#tracing) this.#trace('message', 'out', () => binary ? `binary ${data.length} B` : `text ${Buffer.byteLength(data)} B`);
     return this.#write(frames);
@@ -162,6 +164,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Send a ping (payload ≤ 125 bytes, §5.5). The peer's pong arrives as a `pong` event. */
   ping(data: Uint8Array = new Uint8Array(0)): void {
     if (this.#readyState !== ReadyState.OPEN) return;
+    this.#observeFrames();
     this.#write(this.#codec.ping(data));
   }
 
@@ -172,6 +175,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   close(code: number = CloseCode.Normal, reason = ''): void {
     if (this.#readyState !== ReadyState.OPEN) return;
+    this.#observeFrames();
     const frames = this.#codec.close(code, reason); // throws before anything changes
     this.#readyState = ReadyState.CLOSING;
     this.#hooks?.noteServerClose(`sent Close ${describeClose(code, reason)}`);
@@ -198,6 +202,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #receive(chunk: Uint8Array): void {
     if (this.#early !== undefined) { this.#early.push(chunk); return; }
     if (this.#readyState === ReadyState.CLOSED) return;
+    this.#observeFrames();
     this.#codec.receive(chunk);
     // Everything this chunk makes us send (echoes, pongs, replies sent from 'message' handlers) leaves in
     // one writev instead of one write per frame: a chunk of 16 small frames costs one syscall, not 16.
@@ -371,6 +376,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#pingTimer.unref();
   }
 
+  /**
+   * Frame events cost a closure and an object per frame, so the codec observes frames only while someone
+   * reads the trace: checked whenever bytes come in or a message, ping or close goes out.
+   */
+  #observeFrames(): void {
+    const hooks = this.#hooks;
+    if (hooks === undefined) return;
+    const tracing = hooks.isTracing();
+    if (tracing === (this.#codec.onFrame !== undefined)) return;
+    this.#codec.onFrame = tracing ? (header, direction) => hooks.emit(frameEvent(header, direction)) : undefined;
+  }
+
   get #tracing(): boolean {
     return this.#hooks !== undefined && this.#hooks.isTracing();
   }
@@ -381,6 +398,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 }
 
 const kSession = Symbol('switchyard.webSocket');
+
+/** See the constructor: a fast-mode home for EventEmitter's listeners, with nothing inherited. */
+const ListenerSlots = function ListenerSlots() {} as unknown as new () => object;
+ListenerSlots.prototype = Object.create(null);
 type SocketWithSession = Duplex & { [kSession]: WebSocket };
 
 function describeClose(code: number, reason: string): string {
