@@ -42,20 +42,25 @@ export function handOver(input: HandoverInput): void {
   // The detached HTTP connection (its parser and buffers) must not stay reachable from the row's
   // shutdown slot: from now on the handler registers its own goodbye (or listens on `signal`).
   record.onShutdown(undefined);
+  const { events } = services;
+  if (events.active) events.report({ type: 'upgrade', id: record.id, fiveTuple: record.key, protocol: handler.token, headBytes: input.head.length });
+  // Corked: whatever the handler writes while taking over (answers to bytes that came with the request)
+  // leaves in one write with the 101, instead of one syscall each.
+  socket.cork();
   socket.write(encodeResponseHead({
     status: 101,
     headers: [['Connection', 'Upgrade'], ['Upgrade', handler.token], ...input.headers],
   }));
-  const { events } = services;
-  if (events.active) events.report({ type: 'upgrade', id: record.id, fiveTuple: record.key, protocol: handler.token, headBytes: input.head.length });
   let outcome: void | PromiseLike<void>;
   try {
     outcome = handler.takeover(takeoverContext(input));
   } catch (error) {
+    socket.uncork();
     takeoverFailed(input, error);
     finished(input);
     return;
   }
+  socket.uncork();
   if (handler.managesSocket === true) {
     // The handler ends `socket` itself; the raw socket under it (after TLS/1.0) goes with it.
     if (raw !== socket) socket.once('close', () => raw.destroy());

@@ -56,9 +56,12 @@ export function createWebSocketProtocol(options: WebSocketPluginOptions): Protoc
         pingIntervalMs: state.endpoint.pingIntervalMs ?? 0,
         protocol: state.protocol,
         hooks: ctx.hooks,
+        deferHead: false,
       }, ctx.head);
       // If onConnection throws, takeover throws: the loop logs the failure and destroys the socket.
       state.endpoint.onConnection(socket, ctx);
+      // Frames that came with the request are answered now, inside the loop's cork: with the 101 in one write.
+      socket.processEarlyBytes();
       // Shutdown reaches the session through the connection's row, not a listener per connection.
       if (ctx.signal.aborted) goingAway(socket);
       else ctx.hooks.onShutdown(goingAway, socket);

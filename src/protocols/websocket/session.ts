@@ -52,6 +52,8 @@ export interface WebSocketOptions {
    * why this side ends the connection (our Close, a protocol error, a drop), for the connection table.
    */
   readonly hooks?: WebSocketHooks;
+  /** False: the bytes that came with the handshake wait for `processEarlyBytes()`. Default: the next turn. */
+  readonly deferHead?: boolean;
 }
 
 export type WebSocketHooks = Pick<ConnectionHooks, 'emit' | 'isTracing' | 'noteServerClose'>;
@@ -132,13 +134,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     // emitted. The socket is resumed now, not later, so a `ws.socket.pause()` made meanwhile holds.
     if (head.length > 0) {
       this.#early = [head];
-      setImmediate(() => {
-        const early = this.#early!;
-        this.#early = undefined;
-        for (const chunk of early) this.#receive(chunk);
-      });
+      if (options.deferHead !== false) setImmediate(() => this.processEarlyBytes());
     }
     socket.resume();
+  }
+
+  /**
+   * Process the bytes that came with the handshake now. With `deferHead: false` the owner calls this
+   * once its listeners are attached (the server plugin does, right after `onConnection`, so answers to a
+   * client's first frames leave in the same write as the 101); otherwise it happens on the next turn.
+   */
+  processEarlyBytes(): void {
+    const early = this.#early;
+    if (early === undefined) return;
+    this.#early = undefined;
+    for (const chunk of early) this.#receive(chunk);
   }
 
   get readyState(): ReadyState { return this.#readyState; }
