@@ -109,7 +109,7 @@ export class ConnectionRecord implements ConnectionHooks {
     }
     const table = this.#table;
     table.remove(this);
-    table.events?.report({
+    if (table.events?.active) table.events.report({
       type: 'close', id: this.id, fiveTuple: this.key, closedBy: this.#closedBy,
       reason: this.#closeReason ?? '', bytesIn: this.bytesIn, bytesOut: this.bytesOut,
     });

@@ -16,6 +16,7 @@ export interface FiveTuple {
 /** `::ffff:127.0.0.1` (an IPv4 peer on a dual-stack socket) is shown as `127.0.0.1`, as `ss -tn` does. */
 export function normaliseAddress(address: string | undefined): string {
   if (!address) return '?';
+  if (!address.startsWith('::')) return address;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   return mapped ? mapped[1]! : address;
 }

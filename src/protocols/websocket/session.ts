@@ -28,7 +28,7 @@
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import type { ProtocolError } from '../../errors.js';
+import { type ProtocolError, UsageError } from '../../errors.js';
 import type { ConnectionHooks } from '../../registry/plugin.js';
 import { CloseCode } from './close-codes.js';
 import { frameEvent, lazyEvent } from './frame-trace.js';
@@ -78,8 +78,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   readonly protocol: string;
   readonly #socket: Duplex;
-  readonly #codec: WebSocketProtocol;
-  readonly #isServer: boolean;
+  /** Made on first use (see #wire): a connection that never exchanges a frame never pays for a codec. */
+  #codec: WebSocketProtocol | undefined;
+  readonly #role: 'server' | 'client';
+  readonly #maxMessageBytes: number;
   readonly #closeTimeoutMs: number;
   readonly #hooks: WebSocketHooks | undefined;
   #readyState: ReadyState = ReadyState.OPEN;
@@ -114,13 +116,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     // `constructor` can be mistaken for listeners) and stays a compact fast-mode object.
     (this as unknown as { _events: object })._events = new ListenerSlots();
     this.#socket = socket;
-    this.#isServer = options.role === 'server';
     this.#closeTimeoutMs = options.closeTimeoutMs;
     const hooks = options.hooks;
     this.#hooks = hooks;
     this.protocol = options.protocol ?? '';
-    // No frame observer until a trace is read (see #observeFrames): the codec then does no per-frame work.
-    this.#codec = new WebSocketProtocol({ role: options.role, maxMessageBytes: options.maxMessageBytes });
+    // The codec is made later, so what it would refuse is refused here, where the caller can see it.
+    if (options.role !== 'server' && options.role !== 'client') {
+      throw new UsageError('ERR_INVALID_ROLE', `role must be 'server' or 'client', got ${String(options.role)}`);
+    }
+    if (!Number.isSafeInteger(options.maxMessageBytes) || options.maxMessageBytes < 0) {
+      throw new UsageError('ERR_INVALID_LIMIT', 'maxMessageBytes must be a non-negative integer');
+    }
+    this.#role = options.role;
+    this.#maxMessageBytes = options.maxMessageBytes;
     (socket as SocketWithSession)[kSession] = this;
     socket.on('data', WebSocket.#onData);
     socket.on('end', WebSocket.#onEnd);
@@ -166,7 +174,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.#readyState !== ReadyState.OPEN) return false;
     const binary = typeof data !== 'string';
     this.#observeFrames();
-    const frames = binary ? this.#codec.sendBinary(data) : this.#codec.sendText(data);
+    const frames = binary ? this.#wire.sendBinary(data) : this.#wire.sendText(data);
     if (this.#tracing) this.#trace('message', 'out', () => binary ? `binary ${data.length} B` : `text ${Buffer.byteLength(data)} B`);
     return this.#write(frames);
   }
@@ -175,7 +183,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   ping(data: Uint8Array = new Uint8Array(0)): void {
     if (this.#readyState !== ReadyState.OPEN) return;
     this.#observeFrames();
-    this.#write(this.#codec.ping(data));
+    this.#write(this.#wire.ping(data));
   }
 
   /**
@@ -186,7 +194,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   close(code: number = CloseCode.Normal, reason = ''): void {
     if (this.#readyState !== ReadyState.OPEN) return;
     this.#observeFrames();
-    const frames = this.#codec.close(code, reason); // throws before anything changes
+    const frames = this.#wire.close(code, reason); // throws before anything changes
     this.#readyState = ReadyState.CLOSING;
     this.#hooks?.noteServerClose(`sent Close ${describeClose(code, reason)}`);
     this.#trace('close', 'out', () => describeClose(code, reason));
@@ -213,7 +221,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.#early !== undefined) { this.#early.push(chunk); return; }
     if (this.#readyState === ReadyState.CLOSED) return;
     this.#observeFrames();
-    this.#codec.receive(chunk);
+    this.#wire.receive(chunk);
     // Everything this chunk makes us send (echoes, pongs, replies sent from 'message' handlers) leaves in
     // one writev instead of one write per frame: a chunk of 16 small frames costs one syscall, not 16.
     const socket = this.#socket;
@@ -227,7 +235,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   #receiveEnd(): void {
     if (this.#early !== undefined) { setImmediate(() => this.#receiveEnd()); return; }
-    this.#codec.receiveEnd();
+    this.#wire.receiveEnd();
     this.#process();
     // The peer closed its half (after its Close frame, or vanishing without one): close ours.
     this.#endSocket();
@@ -236,7 +244,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #process(): void {
     if (this.#codecFailed) return;
     for (;;) {
-      const event = this.#codec.next();
+      const event = this.#wire.next();
       switch (event.type) {
         case 'need-data':
           return;
@@ -256,7 +264,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         case 'ping':
           // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response, unless
           // it already received a Close frame" (and after our own Close we may send nothing, §5.5.1).
-          if (!this.#codec.closeSent) this.#write(this.#codec.pong(event.data));
+          if (!this.#wire.closeSent) this.#write(this.#wire.pong(event.data));
           this.emit('ping', event.data);
           break;
         case 'pong':
@@ -278,18 +286,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #onClose(code: number, reason: string): void {
     this.#closeReceived = { code, reason };
     this.#trace('close', 'in', () => describeClose(code, reason));
-    if (!this.#codec.closeSent) {
+    if (!this.#wire.closeSent) {
       // §5.5.1: "the endpoint MUST send a Close frame in response ... typically echos the status code it
       // received"; like ws we echo the reason too, so the initiator's `close` event shows its own words.
       // 1005 means the peer sent no code, so our answer carries none either.
       this.#readyState = ReadyState.CLOSING;
       this.#trace('close', 'out', () => code === CloseCode.NoStatusReceived ? 'no code' : describeClose(code, reason));
-      this.#write(code === CloseCode.NoStatusReceived ? this.#codec.close() : this.#codec.close(code, reason));
+      this.#write(code === CloseCode.NoStatusReceived ? this.#wire.close() : this.#wire.close(code, reason));
     }
     // Both Close frames have now passed. §7.1.1: the server closes TCP first; the client gives it time.
     // The peer may send nothing after its Close (§5.5.1), so the server need not wait to read the peer's
     // FIN: once our last bytes are flushed the socket is destroyed (one read and one wake-up fewer).
-    if (this.#isServer) {
+    if (this.#role === 'server') {
       this.#endSocket();
       this.#socket.once('finish', () => this.#socket.destroy());
     }
@@ -306,10 +314,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     this.#trace('error', 'in', () => `${error.code}: ${error.message} → close ${error.closeCode}`);
     this.#hooks?.noteServerClose(`${error.code} → Close ${error.closeCode}`);
-    if (!this.#codec.closeSent) {
+    if (!this.#wire.closeSent) {
       const reason = truncateUtf8(error.message, MAX_REASON_BYTES);
       this.#failure = { code: error.closeCode, reason };
-      this.#write(this.#codec.close(error.closeCode, reason));
+      this.#write(this.#wire.close(error.closeCode, reason));
     } else {
       // We had already sent our Close; what we report is still the violation, not the peer's silence.
       this.#failure = { code: error.closeCode, reason: '' };
@@ -364,7 +372,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.emit('close', failure.code, failure.reason, false);
     } else if (received !== undefined) {
       // §7.1.6 / WHATWG "wasClean": the closing handshake completed and TCP closed afterwards.
-      this.emit('close', received.code, received.reason, this.#codec.closeSent && !this.#dropped);
+      this.emit('close', received.code, received.reason, this.#codec !== undefined && this.#codec.closeSent && !this.#dropped);
     } else {
       // §7.1.5: no Close frame received → 1006.
       this.emit('close', CloseCode.AbnormalClosure, '', false);
@@ -386,6 +394,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#pingTimer.unref();
   }
 
+  /** The sans-IO codec, made on first use with no frame observer (see #observeFrames). */
+  get #wire(): WebSocketProtocol {
+    return (this.#codec ??= new WebSocketProtocol({ role: this.#role, maxMessageBytes: this.#maxMessageBytes }));
+  }
+
   /**
    * Frame events cost a closure and an object per frame, so the codec observes frames only while someone
    * reads the trace: checked whenever bytes come in or a message, ping or close goes out.
@@ -394,8 +407,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const hooks = this.#hooks;
     if (hooks === undefined) return;
     const tracing = hooks.isTracing();
-    if (tracing === (this.#codec.onFrame !== undefined)) return;
-    this.#codec.onFrame = tracing ? (header, direction) => hooks.emit(frameEvent(header, direction)) : undefined;
+    const codec = this.#wire;
+    if (tracing === (codec.onFrame !== undefined)) return;
+    codec.onFrame = tracing ? (header, direction) => hooks.emit(frameEvent(header, direction)) : undefined;
   }
 
   get #tracing(): boolean {
