@@ -30,6 +30,7 @@ export function isolate<State>(handler: ProtocolHandler<State>): ProtocolHandler
   };
   return Object.assign(isolated,
     handler.description === undefined ? {} : { description: handler.description },
+    handler.managesSocket === undefined ? {} : { managesSocket: handler.managesSocket },
     handler.handshake ? { handshake: handler.handshake.bind(handler) } : {},
     handler.close ? { close: handler.close.bind(handler) } : {});
 }

@@ -102,6 +102,29 @@ describe('docs and their examples', { timeout: 60_000 }, () => {
     });
   });
 
+  it('lean-echo.ts: echoes the head and later bytes, ends with the client, says bye at shutdown, even isolated', async () => {
+    const { default: leanEcho } = await import(join(EXAMPLES, 'lean-echo.js')) as typeof import('../../docs/examples/lean-echo.js');
+    const { isolate } = await import('../../src/plugins/isolate.js');
+    assert.equal(isolate(leanEcho).managesSocket, true, 'isolate keeps managesSocket');
+    let held: RawClient | undefined;
+    await withLab({ plugins: [isolate(leanEcho)] }, async (server) => {
+      const client = await RawClient.open(server.port);
+      client.write(upgrade('lean-echo/1') + 'first|');
+      await client.waitFor((t) => t.endsWith('\r\n\r\nfirst|'), 3_000, 'the head echoed right after the 101');
+      // takeover has long returned: a handler that manages its socket keeps it open.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      client.write('second');
+      await client.waitFor((t) => t.endsWith('first|second'));
+      client.socket.end();
+      await client.waitForEnd();
+      await eventually(() => server.table.size === 0, 3_000, 'the row to leave the table');
+      held = await RawClient.open(server.port);
+      held.write(upgrade('lean-echo/1'));
+      await held.waitFor((t) => t.includes('\r\n\r\n'));
+    });
+    assert.match(await held!.waitForEnd(), /\r\n\r\nbye\n$/, 'server.close() reached the connection through hooks.onShutdown');
+  });
+
   it('experimental.ts: the three experimental protocols configured from code', async () => {
     const { startFullLab } = await import(join(EXAMPLES, 'experimental.js')) as typeof import('../../docs/examples/experimental.js');
     const backend = await Backend.start(bannerEcho);
