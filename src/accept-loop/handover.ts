@@ -44,6 +44,10 @@ export function handOver(input: HandoverInput): void {
   record.onShutdown(undefined);
   const { events } = services;
   if (events.active) events.report({ type: 'upgrade', id: record.id, fiveTuple: record.key, protocol: handler.token, headBytes: input.head.length });
+  // The detached HTTP connection paused the socket explicitly, and an explicitly paused stream ignores a
+  // new 'data' listener. Back to "not flowing yet" (Node's readableFlowing === null): bytes stay buffered
+  // until the handler either attaches a 'data' listener or calls resume(), as the contract promises.
+  (socket as { readableFlowing: boolean | null }).readableFlowing = null;
   // Corked: whatever the handler writes while taking over (answers to bytes that came with the request)
   // leaves in one write with the 101, instead of one syscall each.
   socket.cork();
@@ -62,8 +66,10 @@ export function handOver(input: HandoverInput): void {
   }
   socket.uncork();
   if (handler.managesSocket === true) {
-    // The handler ends `socket` itself; the raw socket under it (after TLS/1.0) goes with it.
+    // The handler ends `socket` itself; the raw socket under it (after TLS/1.0) goes with it. An async
+    // takeover is not waited on, but its rejection still costs only this connection.
     if (raw !== socket) socket.once('close', () => raw.destroy());
+    if (isThenable(outcome)) outcome.then(undefined, (error: unknown) => { takeoverFailed(input, error); finished(input); });
   } else if (isThenable(outcome)) {
     // The handler says when it is done: whatever it left open then is closed here.
     outcome.then(() => finished(input), (error: unknown) => { takeoverFailed(input, error); finished(input); });
