@@ -28,8 +28,6 @@ function echoTakeover(seen: { ctx?: TakeoverContext; row?: ConnectionRecord | un
     ctx.socket.on('data', (chunk: Buffer) => ctx.socket.write(chunk));
     ctx.socket.on('end', () => ctx.socket.end());
     ctx.socket.on('error', () => {});
-    // Handed over paused (by pause()): a 'data' listener alone does not restart the flow (see the 'contract:' test below).
-    ctx.socket.resume();
   };
 }
 
