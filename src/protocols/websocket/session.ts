@@ -97,6 +97,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** The codec reported an error; errors are sticky, so it has nothing more to say. */
   #codecFailed = false;
   #closeEmitted = false;
+  /** Both Close frames have passed on a server: TCP closes once the reply is flushed (#closeOnceFlushed). */
+  #closeWhenFlushed = false;
   /** Chunks that arrived with or right after the handshake, until they are processed in order. */
   #early: Uint8Array[] | undefined;
 
@@ -231,12 +233,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     } finally {
       socket.uncork();
     }
+    this.#closeOnceFlushed();
   }
 
   #receiveEnd(): void {
     if (this.#early !== undefined) { setImmediate(() => this.#receiveEnd()); return; }
     this.#wire.receiveEnd();
     this.#process();
+    this.#closeOnceFlushed();
     // The peer closed its half (after its Close frame, or vanishing without one): close ours.
     this.#endSocket();
   }
@@ -296,13 +300,33 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     // Both Close frames have now passed. §7.1.1: the server closes TCP first; the client gives it time.
     // The peer may send nothing after its Close (§5.5.1), so the server need not wait to read the peer's
-    // FIN: once our last bytes are flushed the socket is destroyed (one read and one wake-up fewer).
+    // FIN: once our last bytes are flushed the socket is destroyed (one read and one wake-up fewer). The
+    // reply may still sit in the cork of the chunk being processed: #closeOnceFlushed runs after it.
+    this.#discardInput();
     if (this.#role === 'server') {
-      this.#endSocket();
-      this.#socket.once('finish', () => this.#socket.destroy());
+      this.#closeWhenFlushed = true;
+      return;
     }
     this.#armCloseTimer(() => this.#socket.destroy());
-    this.#discardInput();
+  }
+
+  /**
+   * The server's end of a completed closing handshake. When the kernel already has all our bytes (the
+   * usual case: the Close reply was written at uncork), close(2) sends them and the FIN, and shutdown(2)
+   * with the stream's end/finish round is pure cost; over TLS, end() also sends close_notify, so it stays.
+   */
+  #closeOnceFlushed(): void {
+    if (!this.#closeWhenFlushed) return;
+    this.#closeWhenFlushed = false;
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    if (socket.writableLength === 0 && (socket as { encrypted?: boolean }).encrypted !== true) {
+      socket.destroy();
+      return;
+    }
+    this.#endSocket();
+    socket.once('finish', () => socket.destroy());
+    this.#armCloseTimer(() => socket.destroy());
   }
 
   /** §7.1.7 "Fail the WebSocket Connection": a Close with the error's code, then close our half of TCP. */
