@@ -1,9 +1,10 @@
 /**
  * One benchmark target per process, so the server's CPU and memory are measured apart from the load
- * client's: `node target-server.js <switchyard|node-http|net-echo|net-idle>` prints `port <n>` and serves
+ * client's: `node target-server.js <switchyard|node-http|net-echo|net-upgrade>` prints `port <n>` and serves
  * until killed. Every target answers the same way: `GET /healthz` → `ok\n`; echo targets echo bytes.
  */
 import { createServer as createHttpServer } from 'node:http';
+import { createHash } from 'node:crypto';
 import { createServer as createNetServer } from 'node:net';
 import { startLab } from '../src/lab.js';
 
@@ -49,6 +50,22 @@ switch (kind) {
       socket.on('drain', () => socket.resume());
       socket.on('error', () => socket.destroy());
       socket.on('end', () => socket.end());
+    });
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
+    break;
+  }
+  case 'net-upgrade': {
+    // The floor for any WebSocket server written in JS: answer the handshake with a correct 101 and keep
+    // the socket with one listener, nothing else (no parser, no table, no frames). The idle scenario
+    // measures it next to switchyard, so what the handshake itself costs a Node process is visible.
+    const server = createNetServer({ noDelay: true }, (socket) => {
+      socket.once('data', (request) => {
+        const key = /\r\nsec-websocket-key: *([^\r]*)\r\n/i.exec(request.toString('latin1'))?.[1] ?? '';
+        const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        socket.on('data', () => {});
+      });
+      socket.on('error', () => socket.destroy());
     });
     server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
     break;
