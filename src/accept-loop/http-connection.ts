@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import { ProtocolError } from '../errors.js';
 import type { RequestHead } from '../http/request-head.js';
 import { RequestParser } from '../http/request-parser.js';
-import { encodeResponseHead, reasonPhrase } from '../http/response.js';
+import { formatResponseHead, reasonPhrase } from '../http/response.js';
 import type { HandshakeDecision, ProtocolHandler } from '../registry/plugin.js';
 import { parseUpgradeOffers } from '../registry/upgrade-offers.js';
 import type { HttpResponse } from '../server/router.js';
@@ -359,21 +359,37 @@ export class HttpConnection implements Deadline {
     if (this.#detached || this.#socket.destroyed) return;
     const close = forceClose || head === undefined || !head.keepAlive || this.#services.isShuttingDown();
     const status = response.status;
-    const body = response.body === undefined ? EMPTY : typeof response.body === 'string' ? Buffer.from(response.body) : response.body;
+    const text = typeof response.body === 'string' ? response.body : undefined;
+    const bodyLength = text !== undefined ? Buffer.byteLength(text) : response.body === undefined ? 0 : response.body.length;
     const headers: Array<readonly [string, string]> = [['Date', httpDate()]];
     // RFC 9110 §8.6: no Content-Length in 1xx and 204; a HEAD response carries the GET's length.
-    if (status !== 204 && status >= 200) headers.push(['Content-Length', String(body.length)]);
-    if (body.length > 0 && !response.headers?.some(([n]) => n.toLowerCase() === 'content-type')) headers.push(['Content-Type', 'text/plain; charset=utf-8']);
+    if (status !== 204 && status >= 200) headers.push(['Content-Length', String(bodyLength)]);
+    if (bodyLength > 0 && !response.headers?.some(([n]) => n.toLowerCase() === 'content-type')) headers.push(['Content-Type', 'text/plain; charset=utf-8']);
     if (response.headers) headers.push(...response.headers);
     if (close) headers.push(['Connection', 'close']);
     else if (head!.version === '1.0') headers.push(['Connection', 'keep-alive']);
-    const encodedHead = encodeResponseHead({ status, headers });
-    const withBody = head?.method !== 'HEAD' && status !== 204 && status !== 304 && body.length > 0;
-    if (!withBody) this.#socket.write(encodedHead);
-    else if (body.length <= 16 * 1024) this.#socket.write(Buffer.concat([encodedHead, body]));
-    else { this.#socket.cork(); this.#socket.write(encodedHead); this.#socket.write(body); this.#socket.uncork(); }
+    const headText = formatResponseHead({ status, headers });
+    const withBody = head?.method !== 'HEAD' && status !== 204 && status !== 304 && bodyLength > 0;
+    const socket = this.#socket;
+    if (!withBody) {
+      socket.write(headText, 'latin1');
+    } else if (text !== undefined && bodyLength === text.length && bodyLength <= 16 * 1024) {
+      // Byte length equal to string length: the text is ASCII, so head and body are one latin1 string,
+      // written without building a Buffer for either (the common case: every built-in route's answer).
+      socket.write(headText + text, 'latin1');
+    } else {
+      const body = text !== undefined ? Buffer.from(text) : (response.body as Uint8Array);
+      if (body.length <= 16 * 1024) {
+        socket.write(Buffer.concat([Buffer.from(headText, 'latin1'), body]));
+      } else {
+        socket.cork();
+        socket.write(headText, 'latin1');
+        socket.write(body);
+        socket.uncork();
+      }
+    }
     const { events } = this.#services;
-    if (events.active) events.report({ type: 'response', id: this.#record.id, fiveTuple: this.#record.key, status, bytes: body.length });
+    if (events.active) events.report({ type: 'response', id: this.#record.id, fiveTuple: this.#record.key, status, bytes: bodyLength });
     this.#head = undefined;
     if (close) {
       // The client said this was its last request and sent nothing after it: no lingering needed, close

@@ -75,6 +75,11 @@ const FORBIDDEN = /[\0-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
  * CR, LF, NUL or another control character.
  */
 export function encodeResponseHead(head: ResponseHead): Uint8Array {
+  return Buffer.from(formatResponseHead(head), 'latin1');
+}
+
+/** The same head as text whose every character is one latin1 byte: for writers that send a string. */
+export function formatResponseHead(head: ResponseHead): string {
   const status = head.status;
   let text: string;
   if (head.reason === undefined && STATUS_LINES[status] !== undefined) {
@@ -90,7 +95,7 @@ export function encodeResponseHead(head: ResponseHead): Uint8Array {
     }
     text = `HTTP/1.1 ${status} ${reason}\r\n`;
   }
-  return Buffer.from(text + encodeFields(head.headers, 'header') + '\r\n', 'latin1');
+  return text + encodeFields(head.headers, 'header') + '\r\n';
 }
 
 /** Status lines of the statuses with a standard reason, built once. */
