@@ -7,7 +7,8 @@
  *    headers (RFC 9110 §15.2.2, §7.8), then mark the connection upgraded.
  * 3. Call `takeover` exactly once, right away. When its promise settles or it throws, destroy the socket if
  *    the handler left it open — a plugin cannot leak a socket, and its failure costs only its connection.
- *    A handler that returns nothing ends the socket through its own listeners (WebSocket does).
+ *    A handler that declares `managesSocket` ends the socket through its own listeners (WebSocket does)
+ *    and is not waited on; only a throw or a rejection makes the loop destroy its socket.
  *
  * The loop keeps two listeners on the raw socket through all of this: 'close' (to take the row out of the
  * connection table) and 'error' (so an error between detach and the handler's own listener cannot crash
@@ -56,37 +57,55 @@ export function handOver(input: HandoverInput): void {
     headers: [['Connection', 'Upgrade'], ['Upgrade', handler.token], ...input.headers],
   }));
   let outcome: void | PromiseLike<void>;
+  const ends: TakeoverEnds = { socket, raw, record, events, token: handler.token };
   try {
     outcome = handler.takeover(takeoverContext(input));
   } catch (error) {
     socket.uncork();
-    takeoverFailed(input, error);
-    finished(input);
+    takeoverFailed(ends, error);
     return;
   }
   socket.uncork();
-  if (handler.managesSocket === true) {
+  watchTakeover(ends, outcome, handler.managesSocket === true);
+}
+
+/**
+ * What the loop needs once `takeover` has returned, apart from `input`: the closures below live as long
+ * as the handler's promise (often the connection), and must not keep the request and head bytes alive.
+ */
+interface TakeoverEnds {
+  readonly socket: Duplex;
+  readonly raw: Socket;
+  readonly record: ConnectionRecord;
+  readonly events: ConnectionServices['events'];
+  readonly token: string;
+}
+
+function watchTakeover(ends: TakeoverEnds, outcome: void | PromiseLike<void>, managesSocket: boolean): void {
+  if (managesSocket) {
     // The handler ends `socket` itself; the raw socket under it (after TLS/1.0) goes with it. An async
     // takeover is not waited on, but its rejection still costs only this connection.
-    if (raw !== socket) socket.once('close', () => raw.destroy());
-    if (isThenable(outcome)) outcome.then(undefined, (error: unknown) => { takeoverFailed(input, error); finished(input); });
+    if (ends.raw !== ends.socket) ends.socket.once('close', () => ends.raw.destroy());
+    if (isThenable(outcome)) outcome.then(undefined, (error: unknown) => takeoverFailed(ends, error));
   } else if (isThenable(outcome)) {
     // The handler says when it is done: whatever it left open then is closed here.
-    outcome.then(() => finished(input), (error: unknown) => { takeoverFailed(input, error); finished(input); });
+    outcome.then(() => finished(ends), (error: unknown) => takeoverFailed(ends, error));
   } else {
-    finished(input);
+    finished(ends);
   }
 }
 
-function takeoverFailed({ record, services, handler }: HandoverInput, error: unknown): void {
-  record.noteClose('server', `${handler.token} handler failed: ${errorMessage(error)}`);
-  services.events.report({ type: 'error', id: record.id, fiveTuple: record.key, code: 'ERR_PLUGIN_TAKEOVER', message: `${handler.token} handler failed: ${errorMessage(error)}` });
+function takeoverFailed(ends: TakeoverEnds, error: unknown): void {
+  const { record, token } = ends;
+  record.noteClose('server', `${token} handler failed: ${errorMessage(error)}`);
+  ends.events.report({ type: 'error', id: record.id, fiveTuple: record.key, code: 'ERR_PLUGIN_TAKEOVER', message: `${token} handler failed: ${errorMessage(error)}` });
+  finished(ends);
 }
 
 /** A plugin cannot leak a socket: once its takeover has finished, whatever it left open is destroyed. */
-function finished({ socket, raw, record, handler }: HandoverInput): void {
+function finished({ socket, raw, record, token }: TakeoverEnds): void {
   if (!socket.destroyed) {
-    record.noteClose('server', `${handler.token} handler finished`);
+    record.noteClose('server', `${token} handler finished`);
     socket.destroy();
   }
   if (raw !== socket && !raw.destroyed) raw.destroy();
