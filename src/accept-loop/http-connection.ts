@@ -28,6 +28,8 @@ import type { ConnectionServices } from './services.js';
 /** Methods this server knows (RFC 9110 §9). Any other token gets 501; a known one a route lacks gets 405. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 const EMPTY = new Uint8Array(0);
+/** Frozen, so a body piece pushed for a request declared without content would throw, not leak across requests. */
+const NO_BODY = Object.freeze([]) as unknown as Uint8Array[];
 /** After our final response on a closing connection, keep draining the peer's bytes this long, then drop. */
 const LINGER_MS = 2_000;
 
@@ -41,7 +43,8 @@ export class HttpConnection implements Deadline {
   readonly #parser: RequestParser;
   readonly #maxBuffered: number;
   #head: RequestHead | undefined;
-  #bodyChunks: Uint8Array[] = [];
+  /** The current request's content pieces; the shared empty list while a request has none (most). */
+  #bodyChunks: Uint8Array[] = NO_BODY;
   #bodyBytes = 0;
   /** A response or a handshake decision is pending; the parser waits. */
   #busy = false;
@@ -166,7 +169,7 @@ export class HttpConnection implements Deadline {
 
   #startRequest(head: RequestHead): void {
     this.#head = head;
-    this.#bodyChunks = [];
+    this.#bodyChunks = head.body.kind === 'none' ? NO_BODY : [];
     this.#bodyBytes = 0;
     this.#record.countRequest();
     const { events } = this.#services;
@@ -190,7 +193,7 @@ export class HttpConnection implements Deadline {
   #endRequest(): void {
     const head = this.#head!;
     const body = this.#bodyChunks.length === 1 ? this.#bodyChunks[0]! : this.#bodyChunks.length === 0 ? EMPTY : Buffer.concat(this.#bodyChunks, this.#bodyBytes);
-    this.#bodyChunks = [];
+    this.#bodyChunks = NO_BODY;
     this.#disarm();
     // RFC 9110 §7.8: a server ignores Upgrade in HTTP/1.0, and only considers it when Connection lists it.
     if (head.version === '1.1' && head.connectionTokens.includes('upgrade') && head.has('upgrade') && !this.#services.isShuttingDown()) {

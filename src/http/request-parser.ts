@@ -91,7 +91,9 @@ export class RequestParser {
   #endEvent: ParserEvent = END_NO_TRAILERS;
 
   constructor(limits: ParserLimits) {
-    this.#limits = {
+    // A frozen object (the server's resolved limits) is shared as is; anything else is copied, so a
+    // caller changing its object later cannot change a parser's limits mid-request.
+    this.#limits = Object.isFrozen(limits) ? limits : {
       requestLineBytes: limits.requestLineBytes,
       headerBytes: limits.headerBytes,
       headerCount: limits.headerCount,
