@@ -8,6 +8,8 @@
  * (`length - needle.length + 1`), so finding the end of a head is O(n) however the bytes were chunked.
  * `take(n)` and `takeUpTo(max)` return views into the original chunk when the bytes lie in one chunk and
  * copy only when they span several; `takeAll` is the one concat, used when handing a connection over.
+ * The WebSocket frame decoder uses the same buffer: `peek` for a header that straddles chunks, then
+ * `takeUpTo` for payload, which hands a wholly consumed chunk back as itself, without even a view.
  */
 
 const EMPTY = Buffer.alloc(0);
@@ -17,7 +19,8 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 export class ReceiveBuffer {
-  #chunks: Buffer[] = [];
+  /** As received: Buffers from a socket; Buffer methods reach other Uint8Arrays through asBuffer. */
+  #chunks: Uint8Array[] = [];
   /** Index in #chunks of the chunk holding the oldest unconsumed byte. */
   #first = 0;
   /** Bytes of #chunks[#first] already consumed. */
@@ -32,7 +35,7 @@ export class ReceiveBuffer {
   /** Keeps a reference to `chunk` (no copy): the caller must not reuse its memory. */
   append(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
-    this.#chunks.push(asBuffer(chunk));
+    this.#chunks.push(chunk);
     this.#length += chunk.byteLength;
   }
 
@@ -77,7 +80,7 @@ export class ReceiveBuffer {
       if (windowEnd - windowFrom >= needleLength) {
         // The native search may run on past `end` to the end of this chunk (never further): a hit there
         // means there is none before `end` in this chunk, and no view has to be allocated to stop it.
-        const hit = chunk.indexOf(needle, start + windowFrom) - start;
+        const hit = asBuffer(chunk).indexOf(needle, start + windowFrom) - start;
         if (hit >= 0) return hit + needleLength <= windowEnd ? base + hit : -1;
       }
       if (needleLength > 1 && ci + 1 < chunks.length) {
@@ -94,11 +97,26 @@ export class ReceiveBuffer {
     return -1;
   }
 
+  /** Copies the first `count` unconsumed bytes (count ≤ length) into `target` without consuming them. */
+  peek(target: Uint8Array, count: number): void {
+    let ci = this.#first;
+    let from = this.#offset;
+    let copied = 0;
+    // Byte by byte: this is for frame headers (at most 14 bytes), where a view per chunk costs more.
+    while (copied < count) {
+      const chunk = this.#chunks[ci]!;
+      const end = Math.min(chunk.length, from + count - copied);
+      for (let at = from; at < end; at++) target[copied++] = chunk[at]!;
+      from = 0;
+      ci++;
+    }
+  }
+
   /** Decodes the first `n` unconsumed bytes as latin1 without consuming them (copies only across chunks). */
   latin1(n: number): string {
     if (n === 0) return '';
     const first = this.#chunks[this.#first]!;
-    if (this.#offset + n <= first.length) return first.toString('latin1', this.#offset, this.#offset + n);
+    if (this.#offset + n <= first.length) return asBuffer(first).toString('latin1', this.#offset, this.#offset + n);
     return this.#gather(n).toString('latin1');
   }
 
@@ -146,9 +164,10 @@ export class ReceiveBuffer {
   takeUpTo(max: number): Uint8Array {
     if (this.#length === 0 || max === 0) return EMPTY;
     const first = this.#chunks[this.#first]!;
-    const live = first.length - this.#offset;
+    const start = this.#offset;
+    const live = first.length - start;
     const n = live < max ? live : max;
-    const view = first.subarray(this.#offset, this.#offset + n);
+    const view = start === 0 && n === live ? first : first.subarray(start, start + n);
     this.skip(n);
     return view;
   }
@@ -156,6 +175,12 @@ export class ReceiveBuffer {
   /** Consumes and returns every unconsumed byte (one concat unless they already lie in one chunk). */
   takeAll(): Uint8Array {
     return this.take(this.#length);
+  }
+
+  /** Forgets every unconsumed byte. */
+  clear(): void {
+    this.#length = 0;
+    this.#reset();
   }
 
   #liveLength(ci: number): number {
@@ -186,14 +211,15 @@ export class ReceiveBuffer {
       const chunk = this.#chunks[ci]!;
       const start = ci === this.#first ? this.#offset : 0;
       const count = Math.min(chunk.length - start, n - written);
-      chunk.copy(out, written, start, start + count);
+      asBuffer(chunk).copy(out, written, start, start + count);
       written += count;
     }
     return out;
   }
 
   #reset(): void {
-    this.#chunks = [];
+    // Emptied in place: a WebSocket consumes every chunk whole, and a new array per chunk is garbage.
+    this.#chunks.length = 0;
     this.#first = 0;
     this.#offset = 0;
   }

@@ -119,3 +119,51 @@ describe('ReceiveBuffer', () => {
     assert.equal(buffer.length, 0);
   });
 });
+
+describe('ReceiveBuffer as the WebSocket frame decoder uses it', () => {
+  it('peeks across chunks, skips and takes views without copying; a whole chunk comes back as itself', () => {
+    const buffer = new ReceiveBuffer();
+    const a = own('\x01\x02\x03');
+    const b = own('\x04\x05');
+    buffer.append(a);
+    buffer.append(new Uint8Array(0));
+    buffer.append(b);
+    assert.equal(buffer.length, 5);
+    assert.equal(buffer.byteAt(3), 4);
+    const peeked = new Uint8Array(4);
+    buffer.peek(peeked, 4);
+    assert.deepEqual([...peeked], [1, 2, 3, 4]);
+    assert.equal(buffer.length, 5, 'peek consumes nothing');
+    buffer.skip(1);
+    const taken = buffer.takeUpTo(10);
+    assert.deepEqual([...taken], [2, 3]);
+    assert.equal(taken.buffer, a.buffer);
+    const whole = buffer.takeUpTo(10);
+    assert.deepEqual([...whole], [4, 5]);
+    assert.equal(whole.buffer, b.buffer);
+    assert.equal(buffer.length, 0);
+  });
+
+  it('clear() forgets everything unread, and the buffer is usable afterwards', () => {
+    const buffer = bufferOf([own('abc'), own('def')]);
+    buffer.skip(2);
+    buffer.clear();
+    assert.equal(buffer.length, 0);
+    buffer.append(own('xy'));
+    assert.equal(text(buffer.takeAll()), 'xy');
+  });
+
+  it('stays correct across compaction with thousands of one-byte chunks, taken as the decoder does', () => {
+    const buffer = new ReceiveBuffer();
+    const bytes = Uint8Array.from({ length: 5000 }, (_, i) => (i * 7 + 3) & 0xff);
+    for (let i = 0; i < bytes.length; i++) buffer.append(bytes.subarray(i, i + 1));
+    const out: number[] = [];
+    while (buffer.length > 0) {
+      if (out.length % 3 === 0) {
+        out.push(buffer.byteAt(0));
+        buffer.skip(1);
+      } else out.push(...buffer.takeUpTo(2));
+    }
+    assert.deepEqual(Uint8Array.from(out), bytes);
+  });
+});

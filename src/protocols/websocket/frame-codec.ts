@@ -3,14 +3,14 @@ import { ProtocolError, UsageError } from '../../errors.js';
 import { DEFAULT_LIMITS } from '../../limits.js';
 import { WebSocketErrorCode as Err } from './error-codes.js';
 import { unmaskInPlace } from './mask.js';
-import { ReceiveQueue } from './receive-queue.js';
+import { ReceiveBuffer } from '../../http/receive-buffer.js';
 
 export { unmaskInPlace } from './mask.js';
 
 /**
  * WebSocket frames (RFC 6455 §5.2), sans-IO: bytes in through `receive`, events out of `next`.
  *
- * How this works: received chunks go into a ReceiveQueue untouched. `next()` looks at the unread bytes
+ * How this works: received chunks go into a ReceiveBuffer (the HTTP parser's) untouched. `next()` looks at the unread bytes
  * and returns one event: a `header` once the whole header (2-14 bytes) is there, then one `payload`
  * event per piece of payload as it becomes available (a zero-copy view of one received chunk, unmasked
  * in place), then `frame-end`, then the next frame's header. The header is checked byte by byte as it
@@ -80,7 +80,7 @@ const TWO_TO_32 = 2 ** 32;
 const HEADER_SCRATCH = new Uint8Array(MAX_HEADER_BYTES);
 
 export class FrameDecoder {
-  readonly #queue = new ReceiveQueue();
+  readonly #queue = new ReceiveBuffer();
   readonly #server: boolean;
   readonly #maxPayloadBytes: number;
   #inPayload = false;
@@ -100,7 +100,7 @@ export class FrameDecoder {
 
   /** Queues received bytes (taking ownership: see the file comment). */
   receive(chunk: Uint8Array): void {
-    if (this.#error === undefined) this.#queue.push(chunk);
+    if (this.#error === undefined) this.#queue.append(chunk);
   }
 
   /** Bytes received and not yet returned in an event. */
@@ -116,7 +116,7 @@ export class FrameDecoder {
       return FRAME_END;
     }
     if (this.#queue.length === 0) return NEED_DATA;
-    const data = this.#queue.take(this.#remaining);
+    const data = this.#queue.takeUpTo(this.#remaining);
     this.#remaining -= data.length;
     if (this.#mask !== undefined) {
       unmaskInPlace(data, this.#mask, this.#position);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMaskSource, unmaskInPlace } from '../../../src/protocols/websocket/mask.js';
-import { ReceiveQueue } from '../../../src/protocols/websocket/receive-queue.js';
 import { MASK, pattern } from './wire.js';
 
 function naive(data: Uint8Array, mask: Uint8Array, offset: number): Uint8Array {
@@ -53,43 +52,5 @@ describe('createMaskSource', () => {
     const keys = Array.from({ length: 10 }, () => Uint8Array.from(next()));
     for (const key of keys) assert.equal(key.length, 4);
     assert.ok(new Set(keys.map((k) => k.join())).size > 5, 'keys should differ');
-  });
-});
-
-describe('ReceiveQueue', () => {
-  it('peeks across chunks, skips and takes views without copying', () => {
-    const queue = new ReceiveQueue();
-    const a = Uint8Array.of(1, 2, 3);
-    const b = Uint8Array.of(4, 5);
-    queue.push(a);
-    queue.push(new Uint8Array(0));
-    queue.push(b);
-    assert.equal(queue.length, 5);
-    assert.equal(queue.byteAt(3), 4);
-    const peeked = new Uint8Array(4);
-    queue.peek(peeked, 4);
-    assert.deepEqual(peeked, Uint8Array.of(1, 2, 3, 4));
-    queue.skip(1);
-    const taken = queue.take(10);
-    assert.deepEqual(taken, Uint8Array.of(2, 3));
-    assert.equal(taken.buffer, a.buffer);
-    queue.skip(1);
-    assert.equal(queue.length, 1);
-    assert.deepEqual(queue.take(1), Uint8Array.of(5));
-    assert.equal(queue.length, 0);
-  });
-
-  it('stays correct across compaction with thousands of chunks', () => {
-    const queue = new ReceiveQueue();
-    const bytes = pattern(5000);
-    for (let i = 0; i < bytes.length; i++) queue.push(bytes.subarray(i, i + 1));
-    const out: number[] = [];
-    while (queue.length > 0) {
-      if (out.length % 3 === 0) {
-        out.push(queue.byteAt(0));
-        queue.skip(1);
-      } else out.push(...queue.take(2));
-    }
-    assert.deepEqual(Uint8Array.from(out), bytes);
   });
 });
