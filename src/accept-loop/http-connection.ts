@@ -13,6 +13,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProtocolError } from '../errors.js';
+import { closeWhenFlushed } from '../socket-close.js';
 import type { RequestHead } from '../http/request-head.js';
 import { RequestParser } from '../http/request-parser.js';
 import { formatResponseHead, reasonPhrase } from '../http/response.js';
@@ -418,19 +419,11 @@ export class HttpConnection implements Deadline {
     this.#busy = false;
     this.#disarm();
     this.#record.noteClose(by, reason);
-    if (!linger && this.#socket === this.#raw && this.#socket.writableLength === 0) {
-      // Everything we wrote is already in the kernel (a small response is written synchronously), and
-      // nothing is left to read: close(2) sends it and then the FIN, so the shutdown(2) and the stream's
-      // end/finish round are pure cost (a tenth of a Connection: close request). Not over TLS, whose
-      // end() also sends the close_notify alert.
-      this.#socket.destroy();
+    if (!linger) {
+      closeWhenFlushed(this.#socket);
       return;
     }
     this.#socket.end();
-    if (!linger) {
-      this.#socket.once('finish', () => this.#socket.destroy());
-      return;
-    }
     this.#socket.resume();
     this.#arm('linger');
   }

@@ -29,6 +29,7 @@ import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { type ProtocolError, UsageError } from '../../errors.js';
+import { closeWhenFlushed } from '../../socket-close.js';
 import type { ConnectionHooks } from '../../registry/plugin.js';
 import { CloseCode } from './close-codes.js';
 import { frameEvent, lazyEvent } from './frame-trace.js';
@@ -175,9 +176,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   send(data: string | Uint8Array): boolean {
     if (this.#readyState !== ReadyState.OPEN) return false;
     const binary = typeof data !== 'string';
-    this.#observeFrames();
+    const tracing = this.#observeFrames();
     const frames = binary ? this.#wire.sendBinary(data) : this.#wire.sendText(data);
-    if (this.#tracing) this.#trace('message', 'out', () => binary ? `binary ${data.length} B` : `text ${Buffer.byteLength(data)} B`);
+    if (tracing) this.#hooks!.emit(lazyEvent('message', 'out', () => binary ? `binary ${data.length} B` : `text ${Buffer.byteLength(data)} B`));
     return this.#write(frames);
   }
 
@@ -310,23 +311,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#armCloseTimer(() => this.#socket.destroy());
   }
 
-  /**
-   * The server's end of a completed closing handshake. When the kernel already has all our bytes (the
-   * usual case: the Close reply was written at uncork), close(2) sends them and the FIN, and shutdown(2)
-   * with the stream's end/finish round is pure cost; over TLS, end() also sends close_notify, so it stays.
-   */
+  /** The server's end of a completed closing handshake, once the Close reply has left the cork. */
   #closeOnceFlushed(): void {
     if (!this.#closeWhenFlushed) return;
     this.#closeWhenFlushed = false;
     const socket = this.#socket;
-    if (socket.destroyed) return;
-    if (socket.writableLength === 0 && (socket as { encrypted?: boolean }).encrypted !== true) {
-      socket.destroy();
-      return;
-    }
-    this.#endSocket();
-    socket.once('finish', () => socket.destroy());
-    this.#armCloseTimer(() => socket.destroy());
+    closeWhenFlushed(socket);
+    // A peer that does not read could keep the reply (and 'finish') waiting forever.
+    if (!socket.destroyed) this.#armCloseTimer(() => socket.destroy());
   }
 
   /** §7.1.7 "Fail the WebSocket Connection": a Close with the error's code, then close our half of TCP. */
@@ -425,15 +417,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /**
    * Frame events cost a closure and an object per frame, so the codec observes frames only while someone
-   * reads the trace: checked whenever bytes come in or a message, ping or close goes out.
+   * reads the trace: checked whenever bytes come in or a message, ping or close goes out. Returns whether
+   * the trace is being read, so the caller need not ask again.
    */
-  #observeFrames(): void {
+  #observeFrames(): boolean {
     const hooks = this.#hooks;
-    if (hooks === undefined) return;
+    if (hooks === undefined) return false;
     const tracing = hooks.isTracing();
     const codec = this.#wire;
-    if (tracing === (codec.onFrame !== undefined)) return;
-    codec.onFrame = tracing ? (header, direction) => hooks.emit(frameEvent(header, direction)) : undefined;
+    if (tracing !== (codec.onFrame !== undefined)) {
+      codec.onFrame = tracing ? (header, direction) => hooks.emit(frameEvent(header, direction)) : undefined;
+    }
+    return tracing;
   }
 
   get #tracing(): boolean {
