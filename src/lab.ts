@@ -23,7 +23,11 @@ export interface LabOptions extends ServerOptions {
  * lab's pages. A plain GET on a WebSocket path gets 426.
  */
 export async function startLab(options: LabOptions = {}): Promise<SwitchyardServer> {
-  const { plugins = [], webSocketEndpoints = {}, experimental = {}, ...serverOptions } = options;
+  const { plugins = [], webSocketEndpoints = {}, experimental: given = {}, ...serverOptions } = options;
+  // One certificate serves both ways into TLS: the port's own (first byte 0x16) and RFC 2817's TLS/1.0.
+  const experimental: ExperimentalOptions = given.tls === undefined && options.tls !== undefined
+    ? { ...given, tls: { cert: options.tls.cert, key: options.tls.key } }
+    : given;
   const limits = resolveLimits(options.limits);
   const room = new ChatRoom(limits.outboundQueueBytes);
   let server: SwitchyardServer | undefined;

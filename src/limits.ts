@@ -10,8 +10,6 @@ export interface Limits {
   readonly requestLineBytes: number;
   /** Whole header section (field lines, CRLFs included) in bytes; over it → 431. */
   readonly headerBytes: number;
-  /** Number of field lines; over it → 431. Bounds per-request allocation even for tiny fields. */
-  readonly headerCount: number;
   /** Request content in bytes, from Content-Length or chunk sizes, decided before reading; over it → 413. */
   readonly bodyBytes: number;
   /** One chunk line (size + extensions) in bytes; a longer one is a 400, not a buffer to grow. */
@@ -34,12 +32,16 @@ export interface Limits {
   readonly outboundQueueBytes: number;
   /** Graceful shutdown deadline; what is still open afterwards is destroyed and logged. */
   readonly shutdownTimeoutMs: number;
+  /**
+   * A TLS handshake on the front door (the first byte was 0x16) must finish within this many ms of that
+   * byte, else the connection is closed and counted; a client that stalls mid-handshake holds no slot.
+   */
+  readonly tlsHandshakeTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
   requestLineBytes: 8 * 1024,
   headerBytes: 16 * 1024,
-  headerCount: 100,
   bodyBytes: 1024 * 1024,
   chunkLineBytes: 4 * 1024,
   headersTimeoutMs: 15_000,
@@ -51,6 +53,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   webSocketCloseTimeoutMs: 5_000,
   outboundQueueBytes: 4 * 1024 * 1024,
   shutdownTimeoutMs: 5_000,
+  tlsHandshakeTimeoutMs: 10_000,
 });
 
 /** Defaults overlaid with `overrides`; unknown keys and non-integers or negatives throw a UsageError. */

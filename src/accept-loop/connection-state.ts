@@ -5,14 +5,17 @@ import { UsageError } from '../errors.js';
  * legal edges below are the whole truth (the teaching guide draws its diagram from this table):
  *
  *   accepted ──▶ http ──▶ switching ──▶ upgraded ──▶ closed
- *       │          │  ◀──────┘ (every offered handler declined)
- *       │          ▲                       │
- *       │          └───────────────────────┘ (the new protocol carries HTTP again: TLS/1.0, RFC 2817)
- *       └──────────┴──────────────┴──────────────▶ closed
+ *     │   │        ▲  │  ◀──────┘ (every offered handler declined)
+ *     │   ▼        │  ▲                       │
+ *     │  tls ──────┘  └───────────────────────┘ (the new protocol carries HTTP again: TLS/1.0, RFC 2817)
+ *     │   │ (first byte 0x16: the TLS handshake, then HTTP/1.1 inside it)
+ *     └───┴────────┴──────────────┴──────────────▶ closed
  */
 export const ConnectionState = {
   /** `accept()` returned the socket; it is in the table but nothing has been read yet. */
   Accepted: 'accepted',
+  /** The first byte was a TLS handshake record: reading the ClientHello, then node:tls's handshake. */
+  Tls: 'tls',
   /** Reading and answering HTTP/1.1 requests. */
   Http: 'http',
   /** An upgrade request is complete; a protocol handler is deciding whether to accept it. */
@@ -24,7 +27,8 @@ export const ConnectionState = {
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
 
 export const LEGAL_TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
-  accepted: ['http', 'closed'],
+  accepted: ['tls', 'http', 'closed'],
+  tls: ['http', 'closed'],
   http: ['switching', 'closed'],
   switching: ['upgraded', 'http', 'closed'],
   upgraded: ['http', 'closed'],

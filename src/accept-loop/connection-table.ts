@@ -20,6 +20,39 @@ interface SharedEnds {
   readonly byRemotePort: Map<number, ConnectionRecord>;
 }
 
+/**
+ * What the front door learnt of a connection that chose TLS: in clear text from its ClientHello (the SNI
+ * name and the ALPN offers), then from node:tls once the handshake completed (version, cipher, ALPN).
+ */
+export interface TlsDetails {
+  /** The server_name the ClientHello asked for (RFC 6066 §3), or null when it sent none (an IP URL). */
+  sni: string | null;
+  /** The ALPN protocols the client offered, in its order (RFC 7301 §3.1). */
+  offeredAlpn: readonly string[];
+  /** `TLSv1.3`, once the handshake completed. */
+  version: string | null;
+  cipher: string | null;
+  /** The protocol both sides agreed on, or null when the client offered none. */
+  alpn: string | null;
+}
+
+/**
+ * What the front door counted, per server: how each connection's first byte decided (or failed to), and
+ * the TLS attempts that never reached HTTP. Rows leave the table when they close; these stay.
+ */
+export interface FrontDoorCounts {
+  http: number;
+  tls: number;
+  /** First bytes that were neither a TLS record nor an HTTP request line: 400 and close. */
+  unknown: number;
+  /** A TLS record that did not carry a ClientHello, or one that was malformed or too large. */
+  tlsNotClientHello: number;
+  /** node:tls gave up (no shared cipher or version, a bad record, the peer's alert). */
+  tlsHandshakeFailed: number;
+  /** The ClientHello or the handshake did not complete within `tlsHandshakeTimeoutMs`. */
+  tlsHandshakeTimeout: number;
+}
+
 /** Milliseconds are kept relative to this, so a row's timestamp fits a small integer instead of a boxed number. */
 const EPOCH = Date.now();
 
@@ -45,6 +78,9 @@ export class ConnectionRecord implements ConnectionHooks {
   #requests = 0;
   #onShutdown: ((target: any) => void) | undefined;
   #shutdownTarget: unknown;
+  /** The first byte, when the front door had to look at it to choose between TLS and HTTP; else -1. */
+  #firstByte = -1;
+  #tls: TlsDetails | undefined;
 
   constructor(id: number, ends: SharedEnds, remotePort: number, socket: Socket, now: number, table: ConnectionTable) {
     this.id = id;
@@ -74,6 +110,10 @@ export class ConnectionRecord implements ConnectionHooks {
   get closedAt(): number | undefined { return this.#closedAt; }
   get closedBy(): ClosedBy | undefined { return this.#closedBy; }
   get closeReason(): string | undefined { return this.#closeReason; }
+  /** `tls` when the client's first byte opened a TLS handshake on the front door, `tcp` otherwise. */
+  get transport(): 'tcp' | 'tls' { return this.#tls === undefined ? 'tcp' : 'tls'; }
+  get tls(): TlsDetails | undefined { return this.#tls; }
+  get firstByte(): number | undefined { return this.#firstByte < 0 ? undefined : this.#firstByte; }
   get bytesIn(): number { return this.#socket.bytesRead; }
   get bytesOut(): number { return this.#socket.bytesWritten; }
 
@@ -87,6 +127,12 @@ export class ConnectionRecord implements ConnectionHooks {
   }
 
   countRequest(): void { this.#requests++; }
+
+  /** The front door looked at this byte to decide; `tls` when it chose TLS (the details fill in later). */
+  noteFirstByte(byte: number, tls?: TlsDetails): void {
+    this.#firstByte = byte;
+    this.#tls = tls;
+  }
 
   /** Record why the connection is ending; the first explanation wins (the cause, not its echoes). */
   noteClose(by: ClosedBy, reason: string): void {
@@ -144,9 +190,12 @@ export class ConnectionRecord implements ConnectionHooks {
 
   toJSON(now = Date.now()): ConnectionSnapshot {
     const ends = this.#ends;
+    const tls = this.#tls;
     return {
       id: this.id,
-      transport: 'tcp',
+      transport: tls === undefined ? 'tcp' : 'tls',
+      ...(this.#firstByte < 0 ? {} : { firstByte: `0x${this.#firstByte.toString(16).padStart(2, '0')}` }),
+      ...(tls === undefined ? {} : { tls: { ...tls } }),
       local: { address: ends.localAddress, port: ends.localPort },
       remote: { address: ends.remoteAddress, port: this.#remotePort },
       fiveTuple: this.key,
@@ -163,7 +212,11 @@ export class ConnectionRecord implements ConnectionHooks {
 
 export interface ConnectionSnapshot {
   id: number;
-  transport: 'tcp';
+  /** As the client chose it on the front door: `tls` when its first byte began a TLS handshake. */
+  transport: 'tcp' | 'tls';
+  /** The byte that decided, as `0x16`, when the port serves TLS and cleartext and had to look. */
+  firstByte?: string;
+  tls?: TlsDetails;
   local: { address: string; port: number };
   remote: { address: string; port: number };
   fiveTuple: string;
@@ -187,6 +240,7 @@ export class ConnectionTable {
   readonly #byRemoteAddress = new Map<string, SharedEnds[]>();
   /** Where rows report closes and, as their connections' hooks, protocol trace events. */
   readonly events: LabEvents | undefined;
+  readonly frontDoor: FrontDoorCounts = { http: 0, tls: 0, unknown: 0, tlsNotClientHello: 0, tlsHandshakeFailed: 0, tlsHandshakeTimeout: 0 };
   #size = 0;
   #nextId = 1;
 

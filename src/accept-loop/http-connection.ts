@@ -284,7 +284,10 @@ export class HttpConnection implements Deadline {
       const { offer, handler } = matches[index]!;
       let decision: HandshakeDecision | PromiseLike<HandshakeDecision>;
       try {
-        decision = handler.handshake === undefined ? ACCEPT : handler.handshake({ request: head, offered: offer.token, fiveTuple: this.#record.fiveTuple, limits });
+        decision = handler.handshake === undefined ? ACCEPT : handler.handshake({
+          request: head, offered: offer.token, fiveTuple: this.#record.fiveTuple, limits,
+          secure: (this.#socket as { encrypted?: boolean }).encrypted === true,
+        });
       } catch (error) {
         this.#handshakeFailed(head, handler, error);
         return;

@@ -9,6 +9,8 @@ export type LabEvent =
   | { type: 'listen'; time: number; address: string; port: number }
   | { type: 'accept'; time: number; id: number; fiveTuple: string; live: number }
   | { type: 'refuse'; time: number; fiveTuple: string; reason: string }
+  | { type: 'sniff'; time: number; id: number; fiveTuple: string; firstByte: number; decided: 'tls' | 'http' | 'unknown'; reason?: string }
+  | { type: 'tls'; time: number; id: number; fiveTuple: string; phase: 'client-hello' | 'established' | 'failed'; detail: string }
   | { type: 'request'; time: number; id: number; fiveTuple: string; method: string; target: string; version: string; upgrade?: string }
   | { type: 'response'; time: number; id: number; fiveTuple: string; status: number; bytes: number }
   | { type: 'upgrade'; time: number; id: number; fiveTuple: string; protocol: string; headBytes: number }

@@ -8,7 +8,8 @@ import { CloseCode } from '../protocols/websocket/close-codes.js';
 import { buildClientHandshakeRequest, generateClientKey, verifyServerHandshake } from '../protocols/websocket/handshake.js';
 import { CliError } from './cli-error.js';
 import {
-  buildUpgradeRequest, openUpgrade, parseHeaderArg, parseTarget, parseUpgradeArg, parseTimeout, pipeUpgraded, printable, type UpgradeTarget,
+  buildUpgradeRequest, describeTls, INSECURE_WARNING, openUpgrade, parseHeaderArg, parseTarget, parseTlsTrust, parseUpgradeArg, parseTimeout,
+  pipeUpgraded, printable, type TlsTrust, type UpgradeTarget,
 } from './upgrade-client.js';
 import { pipeWebSocket } from './websocket-pipe.js';
 
@@ -23,22 +24,32 @@ At the end of stdin the client closes politely and keeps printing until the serv
 WebSocket sends Close 1000 and waits for the server's Close; --upgrade half-closes TCP (FIN) and waits
 for the server's FIN. So "echo hi | switchyard connect ws://127.0.0.1:8080/echo" prints "hi".
 
+wss:// and https:// run the same over TLS: the server's certificate is verified against Node's default
+CAs (or --cacert FILE) and its name must match the URL's host; SNI carries the host name and ALPN offers
+only http/1.1, since an HTTP/1.1 upgrade cannot happen inside h2.
+
 Options:
   --upgrade TOKEN        upgrade to TOKEN (or a list, "a/1, b", in preference order) and pipe raw bytes;
                          the URL may then be http://, https://, ws:// or wss://
   --binary               send each chunk of stdin as a binary message instead of lines as text
   --protocol NAME        offer a WebSocket subprotocol (repeat for more, preferred first)
   -H, --header 'N: v'    add a request header (repeatable)
-  --verbose              print the connection's 5-tuple, the raw handshake and the close on stderr
+  --cacert FILE          wss:// and https:// only: trust exactly the CA certificate(s) in this PEM file
+  -k, --insecure         wss:// and https:// only: do not verify the server's certificate (warns on stderr;
+                         with --verbose it still shows the certificate and why it would have failed)
+  --verbose              print the connection's 5-tuple, the TLS version, cipher, ALPN and server
+                         certificate, the raw handshake and the close on stderr
   --timeout MS           give up if connecting and the handshake take longer (default 10000)
   -h, --help             show this help
 
 Exit codes:
   0  closed cleanly: the WebSocket closing handshake completed with 1000, 1001 or no code;
      with --upgrade, the server closed its side
-  1  no upgrade: cannot connect, no answer in time, a non-101 answer, or a 101 that fails the
-     WebSocket checks (RFC 6455 §4.1); also an input line over the 16 MiB message limit
-  2  usage error (bad option or URL)
+  1  no upgrade: cannot connect, TLS failed (an untrusted certificate, a name that does not match),
+     no answer in time, a non-101 answer, or a 101 that fails the WebSocket checks (RFC 6455 §4.1);
+     also an input line over the 16 MiB message limit
+  2  usage error (bad option or URL; --cacert or --insecure with a plain URL; an unreadable --cacert file
+     or one without a PEM certificate)
   3  closed abnormally after the upgrade: dropped without a Close (1006), a protocol error, an
      error close code from the server, or a reset
 `;
@@ -51,6 +62,8 @@ export async function connectCommand(argv: string[]): Promise<void> {
       binary: { type: 'boolean', default: false },
       protocol: { type: 'string', multiple: true, default: [] },
       header: { type: 'string', short: 'H', multiple: true, default: [] },
+      cacert: { type: 'string' },
+      insecure: { type: 'boolean', short: 'k', default: false },
       verbose: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '10000' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -71,15 +84,30 @@ export async function connectCommand(argv: string[]): Promise<void> {
     if (values.protocol!.length > 0) throw new CliError('--protocol is a WebSocket subprotocol; it does not apply with --upgrade');
     const token = parseUpgradeArg(values.upgrade);
     const target = parseTarget(positionals[0]!, ['http:', 'https:', 'ws:', 'wss:']);
-    await connectRaw(target, buildUpgradeRequest(target, token, headers), timeoutMs, verbose);
+    const tls = parseTrust(values, target);
+    await connectRaw(target, buildUpgradeRequest(target, token, headers), { timeoutMs, tls }, verbose);
   } else {
     const target = parseTarget(positionals[0]!, ['ws:', 'wss:'], ' (for other protocols use --upgrade TOKEN)');
-    await connectWebSocket(target, { protocols: values.protocol!, headers, binary: values.binary!, timeoutMs }, verbose);
+    const tls = parseTrust(values, target);
+    await connectWebSocket(target, { protocols: values.protocol!, headers, binary: values.binary!, timeoutMs, tls }, verbose);
   }
 }
 
-async function connectRaw(target: UpgradeTarget, request: string, timeoutMs: number, verbose?: (line: string) => void): Promise<void> {
-  const response = await openUpgrade(target, request, { timeoutMs, ...(verbose ? { onSent: showSent(verbose) } : {}) });
+/** The trust for a secure URL; the --insecure warning goes out whether or not --verbose was asked for. */
+function parseTrust(values: { cacert?: string | undefined; insecure?: boolean | undefined }, target: UpgradeTarget): TlsTrust {
+  const trust = parseTlsTrust(values, target);
+  if (trust.kind === 'insecure') process.stderr.write(INSECURE_WARNING + '\n');
+  return trust;
+}
+
+interface Connection {
+  readonly timeoutMs: number;
+  readonly tls: TlsTrust;
+}
+
+async function connectRaw(target: UpgradeTarget, request: string, connection: Connection, verbose?: (line: string) => void): Promise<void> {
+  const { timeoutMs, tls } = connection;
+  const response = await openUpgrade(target, request, { timeoutMs, tls, ...(verbose ? { onSent: showSent(verbose, tls) } : {}) });
   if (verbose) showHead(verbose, response.head);
   if (response.head.status !== 101) {
     response.socket.destroy();
@@ -91,11 +119,10 @@ async function connectRaw(target: UpgradeTarget, request: string, timeoutMs: num
   if (!outcome.clean) throw new CliError(`the connection ended abnormally: ${outcome.reason}`, 3);
 }
 
-interface WebSocketChoices {
+interface WebSocketChoices extends Connection {
   readonly protocols: readonly string[];
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly binary: boolean;
-  readonly timeoutMs: number;
 }
 
 async function connectWebSocket(target: UpgradeTarget, choices: WebSocketChoices, verbose?: (line: string) => void): Promise<void> {
@@ -108,7 +135,11 @@ async function connectWebSocket(target: UpgradeTarget, choices: WebSocketChoices
     if (error instanceof UsageError) throw new CliError(error.message);
     throw error;
   }
-  const response = await openUpgrade(target, request, { timeoutMs: choices.timeoutMs, ...(verbose ? { onSent: showSent(verbose) } : {}) });
+  const response = await openUpgrade(target, request, {
+    timeoutMs: choices.timeoutMs,
+    tls: choices.tls,
+    ...(verbose ? { onSent: showSent(verbose, choices.tls) } : {}),
+  });
   if (verbose) showHead(verbose, response.head);
   if (response.head.status !== 101) {
     response.socket.destroy();
@@ -135,11 +166,19 @@ async function connectWebSocket(target: UpgradeTarget, choices: WebSocketChoices
   if (!normal.includes(outcome.code)) throw new CliError(`the server closed the connection with an error: ${outcome.code}${reason}`, 3);
 }
 
-/** The 5-tuple first: it is what tells this connection apart from every other one to the same port. */
-function showSent(verbose: (line: string) => void) {
+/**
+ * The 5-tuple first: it is what tells this connection apart from every other one to the same port. Then,
+ * for TLS, what the handshake agreed and whose certificate it was; an unverified one in full.
+ */
+function showSent(verbose: (line: string) => void, trust: TlsTrust) {
   return (socket: Socket, request: string): void => {
     const tuple = fiveTupleOf(socket);
     verbose(`* connected: tcp ${formatEndpoint(tuple.localAddress, tuple.localPort)} → ${formatEndpoint(tuple.remoteAddress, tuple.remotePort)} (our address:port → the server's)`);
+    const tls = describeTls(socket, trust);
+    if (tls) {
+      verbose(`* tls: ${tls.summary}`);
+      if (!tls.verified) verbose(`* tls: ${tls.verification}`);
+    }
     for (const line of request.split('\r\n').slice(0, -1)) verbose(`> ${printable(line)}`.trimEnd());
   };
 }

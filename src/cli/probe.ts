@@ -3,7 +3,8 @@
  * with what each line means and, for the response, whether it passes the checks a client must make
  * (RFC 9110 §7.8 for any token; RFC 6455 §4.1 for websocket, with Sec-WebSocket-Accept recomputed from
  * the key we sent). Works against any server and for any token; after a 101 it says goodbye in the new
- * protocol's terms (a Close frame for websocket, a FIN otherwise) and leaves.
+ * protocol's terms (a Close frame for websocket, a FIN otherwise) and leaves. Over https:// and wss://
+ * it also shows what the TLS handshake agreed and whether the server's certificate was verified.
  */
 import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -15,23 +16,31 @@ import { buildClientHandshakeRequest, generateClientKey } from '../protocols/web
 import { fieldValues, listHasToken, splitList } from '../protocols/websocket/handshake-fields.js';
 import { WebSocketProtocol } from '../protocols/websocket/protocol.js';
 import { CliError } from './cli-error.js';
-import { buildUpgradeRequest, openUpgrade, parseHeaderArg, parseTarget, parseTimeout, parseUpgradeArg, printable } from './upgrade-client.js';
+import {
+  buildUpgradeRequest, describeTls, INSECURE_WARNING, openUpgrade, parseHeaderArg, parseTarget, parseTimeout, parseTlsTrust, parseUpgradeArg, printable,
+} from './upgrade-client.js';
 
 export const PROBE_HELP = `switchyard probe <url> [options]
 
 Send one upgrade request and print the raw request and response, annotated: the status line, Upgrade,
 Connection and, for websocket, Sec-WebSocket-Accept recomputed from our key and checked. Works against
-any server; for tokens other than websocket the generic checks of RFC 9110 §7.8 apply.
+any server; for tokens other than websocket the generic checks of RFC 9110 §7.8 apply. The URL may be
+ws://, wss://, http:// or https://; over TLS the probe also shows the version, cipher, ALPN (only
+http/1.1 is offered) and the server's certificate, and whether it was verified.
 
 Options:
   --upgrade TOKEN        the protocol to ask for (default websocket); a list "a/1, b" offers several
   --protocol NAME        offer a WebSocket subprotocol (repeatable)
   -H, --header 'N: v'    add a request header (repeatable)
+  --cacert FILE          wss:// and https:// only: trust exactly the CA certificate(s) in this PEM file
+  -k, --insecure         wss:// and https:// only: do not verify the server's certificate (warns on stderr;
+                         the output still shows the certificate and why it would have failed)
   --timeout MS           give up if connecting and the answer take longer (default 10000)
   -h, --help             show this help
 
-Exit codes: 0 upgraded and every check passed; 1 not upgraded, a check failed, or no answer;
-2 usage error.
+Exit codes: 0 upgraded and every check passed; 1 not upgraded, a check failed, no answer, or TLS
+failed (e.g. an untrusted certificate); 2 usage error (also --cacert or --insecure with a plain URL, or
+a --cacert file that cannot be read or holds no PEM certificate).
 `;
 
 const PASS = '✓';
@@ -50,6 +59,8 @@ export async function probeCommand(argv: string[]): Promise<void> {
       upgrade: { type: 'string', default: 'websocket' },
       protocol: { type: 'string', multiple: true, default: [] },
       header: { type: 'string', short: 'H', multiple: true, default: [] },
+      cacert: { type: 'string' },
+      insecure: { type: 'boolean', short: 'k', default: false },
       timeout: { type: 'string', default: '10000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -66,6 +77,7 @@ export async function probeCommand(argv: string[]): Promise<void> {
   const protocols = values.protocol!;
   if (protocols.length > 0 && !websocket) throw new CliError('--protocol is a WebSocket subprotocol; it needs --upgrade websocket');
   const headers = values.header!.map(parseHeaderArg);
+  const tls = parseTlsTrust(values, target);
 
   const key = websocket ? generateClientKey() : undefined;
   let request: string;
@@ -77,12 +89,19 @@ export async function probeCommand(argv: string[]): Promise<void> {
     if (error instanceof UsageError) throw new CliError(error.message);
     throw error;
   }
+  if (tls.kind === 'insecure') process.stderr.write(INSECURE_WARNING + '\n');
   const out: string[] = [`probe ${target.href} (Upgrade: ${upgrade})`];
   const response = await openUpgrade(target, request, {
     timeoutMs,
+    tls,
     onSent(socket) {
       const tuple = fiveTupleOf(socket);
       out.push(`connected: tcp ${formatEndpoint(tuple.localAddress, tuple.localPort)} → ${formatEndpoint(tuple.remoteAddress, tuple.remotePort)} (our address:port → the server's)`);
+      const report = describeTls(socket, tls);
+      if (report) {
+        out.push(`tls: ${report.summary}`);
+        out.push(`  ${report.verified ? PASS : FAIL} ${report.verification}`);
+      }
     },
   });
   const { head, socket, rest } = response;

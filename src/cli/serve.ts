@@ -1,10 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { startLab } from '../lab.js';
 import { type LoadedPlugin, loadPlugins, PluginErrorCode, pluginName, readPluginConfig } from '../plugins/load-plugin.js';
 import { mergePluginOptions } from '../plugins/plugin-options.js';
+import { createSelfSignedCertificate } from '../accept-loop/tls/self-signed-certificate.js';
 import type { ExperimentalOptions } from '../protocols/experimental.js';
 import { parseTunnelSpec, type TunnelTarget } from '../protocols/tcp-tunnel/targets.js';
 import { formatTraceLine } from '../server/trace.js';
@@ -28,8 +30,14 @@ Options:
   --plugin-config FILE     JSON file of plugin options: {"<plugin name>": {"<option>": <value>}}
   --tunnel NAME=HOST:PORT  offer Upgrade: tcp on /tunnel/NAME, piped to HOST:PORT; repeatable. Clients
                            choose only among these names, never an address
-  --tls-cert FILE          PEM certificate for the in-band TLS/1.0 upgrade (RFC 2817); needs --tls-key
+  --tls-cert FILE          PEM certificate (chain): the same port then serves TLS beside cleartext
+                           (https://, wss://; the first byte of each connection decides) and the in-band
+                           TLS/1.0 upgrade (RFC 2817); needs --tls-key
   --tls-key FILE           PEM private key for --tls-cert
+  --tls-self-signed        make a fresh key and a self-signed certificate for localhost, 127.0.0.1 and ::1
+                           at start (valid 7 days, nothing written unless asked); prints its SHA-256
+  --tls-export-cert FILE   with --tls-self-signed: write its certificate (PEM) there, for clients to trust
+                           (curl --cacert FILE https://localhost:8080/)
   -h, --help               show this help
 
 Exit codes: 0 success, 1 runtime failure (port busy, a plugin failed to load or start),
@@ -51,6 +59,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       tunnel: { type: 'string', multiple: true, default: [] },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'tls-self-signed': { type: 'boolean', default: false },
+      'tls-export-cert': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -60,16 +70,15 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const port = parsePort(values.port ?? env.PORT ?? '8080');
   const limits = limitsFrom(values.limit!);
   const backlog = values.backlog === undefined ? undefined : parseCount('--backlog', values.backlog);
-  const experimental: ExperimentalOptions = {
-    tunnels: await usage(() => tunnelsFrom(values.tunnel!)),
-    ...(await tlsFrom(values['tls-cert'], values['tls-key'])),
-  };
+  const experimental: ExperimentalOptions = { tunnels: await usage(() => tunnelsFrom(values.tunnel!)) };
+  const tls = await tlsFrom(values['tls-cert'], values['tls-key'], values['tls-self-signed']!, values['tls-export-cert']);
   const plugins = await usage(() => pluginsFrom(values.plugin!, values['plugin-option']!, values['plugin-config']));
   let server;
   try {
     server = await startLab({
       host: values.host!, port, experimental, plugins: plugins.map((p) => p.handler), limits,
       ...(backlog === undefined ? {} : { backlog }),
+      ...(tls === undefined ? {} : { tls: { cert: tls.cert, key: tls.key } }),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -91,6 +100,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.stdout.write(`switchyard listening on ${server.url}\n`);
+  if (tls !== undefined) {
+    process.stdout.write(`switchyard listening on ${server.secureUrl} (TLS and cleartext on the same port: each connection's first byte decides)\n`);
+    process.stdout.write(`tls: sha256 ${tls.fingerprint256}${tls.selfSigned ? ' (self-signed, made at start)' : ''}\n`);
+    if (tls.exportedTo !== undefined) process.stdout.write(`tls: certificate written to ${tls.exportedTo}\n`);
+  }
   process.stdout.write(`protocols: ${server.registry.list().map((p) => p.token).join(', ')}\n`);
   for (const plugin of plugins) process.stdout.write(`plugin ${plugin.name}: ${plugin.handler.token} from ${plugin.file}\n`);
 }
@@ -105,9 +119,34 @@ function tunnelsFrom(specs: readonly string[]): Record<string, TunnelTarget> {
   return tunnels;
 }
 
-/** TLS/1.0 is offered only with both files; one without the other is a mistake worth stopping for. */
-async function tlsFrom(certFile: string | undefined, keyFile: string | undefined): Promise<Pick<ExperimentalOptions, 'tls'>> {
-  if (certFile === undefined && keyFile === undefined) return {};
+interface ServeTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly fingerprint256: string;
+  readonly selfSigned: boolean;
+  readonly exportedTo: string | undefined;
+}
+
+/**
+ * The certificate the port serves: made now (`--tls-self-signed`) or read from two files. Every problem
+ * with the files is a usage error that names the file: unreadable, no PEM certificate in it, no usable
+ * private key in it, or a key that is not the certificate's.
+ */
+async function tlsFrom(certFile: string | undefined, keyFile: string | undefined, selfSigned: boolean, exportFile: string | undefined): Promise<ServeTls | undefined> {
+  if (selfSigned) {
+    if (certFile !== undefined || keyFile !== undefined) throw new CliError('--tls-self-signed makes its own certificate: leave out --tls-cert and --tls-key');
+    const made = createSelfSignedCertificate();
+    if (exportFile !== undefined) {
+      try {
+        await writeFile(exportFile, made.certPem);
+      } catch (error) {
+        throw new CliError(`cannot write --tls-export-cert ${exportFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      }
+    }
+    return { cert: made.certPem, key: made.keyPem, fingerprint256: made.fingerprint256, selfSigned: true, exportedTo: exportFile };
+  }
+  if (exportFile !== undefined) throw new CliError('--tls-export-cert goes with --tls-self-signed (with --tls-cert, the certificate is already in a file)');
+  if (certFile === undefined && keyFile === undefined) return undefined;
   if (certFile === undefined || keyFile === undefined) {
     throw new CliError(`--tls-cert and --tls-key go together: ${certFile === undefined ? '--tls-cert' : '--tls-key'} is missing`);
   }
@@ -118,7 +157,22 @@ async function tlsFrom(certFile: string | undefined, keyFile: string | undefined
       throw new CliError(`cannot read ${flag} ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     }
   };
-  return { tls: { cert: await read('--tls-cert', certFile), key: await read('--tls-key', keyFile) } };
+  const cert = await read('--tls-cert', certFile);
+  const key = await read('--tls-key', keyFile);
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch {
+    throw new CliError(`--tls-cert ${certFile} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new CliError(`--tls-key ${keyFile} holds no usable private key (expected an unencrypted PEM key, e.g. -----BEGIN PRIVATE KEY-----)`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) throw new CliError(`--tls-key ${keyFile} does not match the certificate in --tls-cert ${certFile}`);
+  return { cert, key, fingerprint256: certificate.fingerprint256, selfSigned: false, exportedTo: undefined };
 }
 
 async function pluginsFrom(paths: readonly string[], entries: readonly string[], configFile: string | undefined): Promise<LoadedPlugin[]> {

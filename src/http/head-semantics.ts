@@ -11,7 +11,11 @@ import type { RequestLine } from './request-line.js';
 const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
 const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
 
-/** RFC 9112 §7 and the IANA HTTP Transfer Coding Registry: the codings we recognise. */
+/**
+ * RFC 9112 §7 and the IANA HTTP Transfer Coding Registry: the codings we recognise. An unknown one is a 501
+ * at once; a known one other than chunked is judged by where it stands (see checkTransferCodings). Only
+ * chunked is decoded.
+ */
 const KNOWN_CODINGS = new Set(['chunked', 'gzip', 'x-gzip', 'deflate', 'compress', 'x-compress', 'identity']);
 
 function bad(code: string, message: string, status = 400): ProtocolError {
@@ -144,14 +148,17 @@ export function interpretHead(line: RequestLine, fields: Field[], bodyBytes: num
 
 /**
  * RFC 9112 §6.1 and §7: Transfer-Encoding = #transfer-coding; transfer-coding = token *( OWS ";" OWS
- * transfer-parameter ). Unknown codings are a 501; "chunked" must be last (§6.3 item 4: otherwise "the
- * server MUST respond with the 400") and applied once ("A sender MUST NOT apply the chunked transfer coding
- * more than once to a message body").
+ * transfer-parameter ). Names are case-insensitive (§7). The only coding this server decodes is chunked.
+ * In order: a member that is not a token is a 400; a coding we do not know at all is a 501; chunked must
+ * be applied once and last, else the length cannot be determined and it is a 400 (§6.3 item 4); and a
+ * coding we know but do not decode, applied before chunked ("gzip, chunked"), is a 501: its content would
+ * reach the route still encoded. Every one of these closes the connection (the framing is not understood).
  */
 function checkTransferCodings(members: string[]): ProtocolError | undefined {
   if (members.length === 0) return bad('ERR_INVALID_TRANSFER_ENCODING', 'empty Transfer-Encoding');
   let chunked = 0;
   let coding = '';
+  let notDecoded: string | undefined;
   for (const member of members) {
     const semicolon = member.indexOf(';');
     coding = semicolon < 0 ? member : member.slice(0, semicolon);
@@ -165,10 +172,19 @@ function checkTransferCodings(members: string[]): ProtocolError | undefined {
       return bad('ERR_UNSUPPORTED_TRANSFER_CODING', `unsupported transfer coding "${coding}"`, 501);
     }
     if (coding === 'chunked') chunked++;
+    else notDecoded ??= coding;
   }
+  // RFC 9112 §6.1: "A sender MUST NOT apply the chunked transfer coding more than once to a message body".
   if (chunked > 1) return bad('ERR_INVALID_TRANSFER_ENCODING', 'chunked applied more than once');
+  // RFC 9112 §6.3 item 4: "If a Transfer-Encoding header field is present in a request and the chunked
+  // transfer coding is not the final encoding, ... the server MUST respond with the 400 (Bad Request)".
   if (coding !== 'chunked') {
     return bad('ERR_INVALID_TRANSFER_ENCODING', 'chunked must be the final transfer coding of a request');
+  }
+  // RFC 9112 §6.1 again (SHOULD 501): the framing is chunked, but we do not decode the coding under it,
+  // and handing any route a body still in that coding would be wrong, whatever the route would answer.
+  if (notDecoded !== undefined) {
+    return bad('ERR_UNSUPPORTED_TRANSFER_CODING', `transfer coding "${notDecoded}" is not implemented; only chunked is`, 501);
   }
   return undefined;
 }

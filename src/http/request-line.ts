@@ -46,6 +46,12 @@ export function parseRequestLine(text: string, end: number): RequestLine | Proto
     version = '1.1';
   } else if (end - v === 8 && text.startsWith('HTTP/1.0', v)) {
     version = '1.0';
+  } else if (end - v === 8 && text.startsWith('HTTP/1.', v) && isDigit(text.charCodeAt(v + 7))) {
+    // HTTP/1.2 to HTTP/1.9. RFC 9110 §2.5: a recipient of "a minor version number higher than what it
+    // implements SHOULD process the message as if it were in the highest minor version within that major
+    // version to which the recipient is conformant", and the response carries that version (HTTP/1.1).
+    // So everything downstream (keep-alive, Host, Upgrade) sees an HTTP/1.1 request.
+    version = '1.1';
   } else if (
     end - v === 8 && text.startsWith('HTTP/', v) && isDigit(text.charCodeAt(v + 5)) &&
     text.charCodeAt(v + 6) === 0x2e && isDigit(text.charCodeAt(v + 7))

@@ -35,7 +35,7 @@ import { ReceiveBuffer } from './receive-buffer.js';
 import type { Field, RequestHead } from './request-head.js';
 import { parseRequestLine } from './request-line.js';
 
-export type ParserLimits = Pick<Limits, 'requestLineBytes' | 'headerBytes' | 'headerCount' | 'bodyBytes' | 'chunkLineBytes'>;
+export type ParserLimits = Pick<Limits, 'requestLineBytes' | 'headerBytes' | 'bodyBytes' | 'chunkLineBytes'>;
 
 export type ParserEvent =
   | { readonly type: 'request'; readonly head: RequestHead }
@@ -96,7 +96,6 @@ export class RequestParser {
     this.#limits = Object.isFrozen(limits) ? limits : {
       requestLineBytes: limits.requestLineBytes,
       headerBytes: limits.headerBytes,
-      headerCount: limits.headerCount,
       bodyBytes: limits.bodyBytes,
       chunkLineBytes: limits.chunkLineBytes,
     };

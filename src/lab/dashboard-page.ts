@@ -56,6 +56,7 @@ tr.state-closed { opacity: .5; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 11.5px; color: #fff; white-space: nowrap; }
 .badge.page { background: var(--page); } .badge.feed { background: var(--feed); } .badge.chat { background: var(--chat); }
 .state { font-size: 12px; padding: 0 6px; border-radius: 4px; background: #e7eaee; }
+.state.tls { background: #efe0fb; } .transport.tls { color: #6a2c91; font-weight: 600; } .transport small.how { font-weight: normal; color: #555; display: block; }
 .state.http { background: #dbe8fb; } .state.switching { background: #fde7c2; } .state.upgraded { background: #d5f0de; }
 .scroll { overflow: auto; max-height: 46vh; }
 #protocols { margin: 0; padding-left: 18px; }
@@ -158,7 +159,8 @@ const SCRIPT = String.raw`
   // ---- the model: a snapshot replaces the table; events keep it current in between ----
   function fromSnapshot(row, time) {
     return { id: row.id, fiveTuple: row.fiveTuple, state: row.state, protocol: row.protocol, requests: row.requests,
-      bytesIn: row.bytesIn, bytesOut: row.bytesOut, acceptedAt: time - row.ageMs, closedAt: null };
+      bytesIn: row.bytesIn, bytesOut: row.bytesOut, acceptedAt: time - row.ageMs, closedAt: null,
+      transport: row.transport || 'tcp', firstByte: row.firstByte || null, tls: row.tls || null };
   }
   function applySnapshot(msg) {
     lab.clockOffset = msg.time - Date.now();
@@ -173,7 +175,17 @@ const SCRIPT = String.raw`
     switch (e.type) {
       case 'accept':
         lab.rows.set(e.id, { id: e.id, fiveTuple: e.fiveTuple, state: 'accepted', protocol: null, requests: 0,
-          bytesIn: 0, bytesOut: 0, acceptedAt: e.time, closedAt: null });
+          bytesIn: 0, bytesOut: 0, acceptedAt: e.time, closedAt: null, transport: 'tcp', firstByte: null, tls: null });
+        break;
+      case 'sniff':
+        if (row) {
+          row.firstByte = '0x' + e.firstByte.toString(16).padStart(2, '0');
+          if (e.decided === 'tls') row.transport = 'tls';
+        }
+        break;
+      case 'tls':
+        // The snapshot a second later carries the details; the event says at once that it is encrypted now.
+        if (row && e.phase === 'established') row.tls = row.tls || { version: e.detail.split(' ')[0] };
         break;
       case 'request':
         lab.requests.set(e.id, e.method + ' ' + e.target + (e.upgrade ? '  (Upgrade: ' + e.upgrade + ')' : ''));
@@ -295,7 +307,17 @@ const SCRIPT = String.raw`
       cell(tr, '', mine ? el('span', 'badge ' + mine, BADGES[mine]) : '');
       cell(tr, '', el('span', 'state ' + row.state, row.state));
       cell(tr, '', row.protocol || '—');
-      cell(tr, 'tuple', t.transport);
+      var transport = cell(tr, 'tuple transport', row.transport === 'tls' ? 'tls' : t.transport);
+      if (row.transport === 'tls') transport.classList.add('tls');
+      var how = [];
+      if (row.firstByte) how.push('first byte ' + row.firstByte + ' decided ' + (row.transport || 'tcp'));
+      if (row.tls) {
+        if (row.tls.version) how.push(row.tls.version + (row.tls.cipher ? ' ' + row.tls.cipher : ''));
+        if (row.tls.alpn) how.push('ALPN ' + row.tls.alpn);
+        if (row.tls.sni) how.push('SNI ' + row.tls.sni);
+      }
+      if (how.length) transport.appendChild(el('small', 'how', ' ' + how.join(' · ')));
+      transport.title = how.join('\n');
       cell(tr, 'tuple server', endpointNode(t.local));
       cell(tr, 'tuple client', endpointNode(t.remote));
       cell(tr, 'num', bytes(row.bytesIn));
@@ -330,6 +352,8 @@ const SCRIPT = String.raw`
       case 'upgrade': return '101 Switching Protocols → ' + e.protocol + (e.headBytes ? ' (' + e.headBytes + ' B came with the request)' : '');
       case 'protocol': return e.protocol + ' ' + (e.direction === 'out' ? '→' : e.direction === 'in' ? '←' : '·') + ' ' + e.kind + ' ' + e.detail;
       case 'state': return e.from + ' → ' + e.to;
+      case 'sniff': return 'first byte 0x' + e.firstByte.toString(16).padStart(2, '0') + ' → ' + e.decided + (e.reason ? ' (' + e.reason + ')' : '');
+      case 'tls': return 'TLS ' + e.phase + ': ' + e.detail;
       case 'close': return 'closed by ' + e.closedBy + ': ' + e.reason + ' (in ' + bytes(e.bytesIn) + ', out ' + bytes(e.bytesOut) + ')';
       case 'error': return e.code + ': ' + e.message;
       case 'shutdown': return e.phase + ' (live ' + e.live + ')';
@@ -507,6 +531,10 @@ const BODY = `
   What tells the rows apart is the client port, which the client's kernel picks for each new connection.
   A WebSocket is an HTTP connection whose request asked to switch: after <code>101 Switching Protocols</code>
   it keeps its 5-tuple and carries frames instead of HTTP. Highlighted rows are this page's own connections.</p>
+  <p><b>tcp or tls.</b> When the server has a certificate, TLS and cleartext share this one port: the server reads the
+  first byte of each new connection before any protocol runs. <code>0x16</code> begins a TLS handshake record, so
+  TLS reads the rest (its ClientHello, still in clear text, names the host (SNI) and the protocols offered (ALPN));
+  a letter begins an HTTP request line. The transport column shows what each connection chose.</p>
   <p>The feed leaves out the frames of <code>/_lab/events</code> connections: reporting each of them would send another
   frame, and the stream would feed itself. Their accept, request, 101 and close are shown.</p>
 </footer>

@@ -15,7 +15,8 @@ import type { RegistryEntry } from '../registry/registry.js';
 export interface SelfIdentity {
   readonly id: number;
   readonly fiveTuple: string;
-  readonly transport: 'tcp';
+  /** `tcp`, or `tls` when this connection's first byte began a TLS handshake on the front door. */
+  readonly transport: 'tcp' | 'tls';
   readonly local: { readonly address: string; readonly port: number };
   readonly remote: { readonly address: string; readonly port: number };
 }
@@ -33,7 +34,7 @@ export function identityOf(record: ConnectionRecord): SelfIdentity {
   return {
     id: record.id,
     fiveTuple: record.key,
-    transport: fiveTuple.transport,
+    transport: record.transport,
     local: { address: fiveTuple.localAddress, port: fiveTuple.localPort },
     remote: { address: fiveTuple.remoteAddress, port: fiveTuple.remotePort },
   };

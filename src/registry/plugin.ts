@@ -46,6 +46,11 @@ export interface HandshakeContext {
   readonly offered: string;
   readonly fiveTuple: FiveTuple;
   readonly limits: Limits;
+  /**
+   * True when the request came over TLS: the port's own (the client's first byte was 0x16) or an earlier
+   * in-band `TLS/1.0` upgrade. A handler serves both alike; only a protocol that adds TLS needs to ask.
+   */
+  readonly secure: boolean;
 }
 
 export type HandshakeDecision<State = unknown> =

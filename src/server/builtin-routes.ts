@@ -15,5 +15,7 @@ export function installBuiltinRoutes(router: Router, registry: Registry, table: 
   // `self` marks the row of the connection asking, so a client can find its own 5-tuple.
   router.get('/connections', ({ connection }) => json({
     connections: table.snapshot().map((row) => (row.id === connection.id ? { ...row, self: true } : row)),
+    // How first bytes decided on a port that serves TLS and cleartext, and the TLS attempts that failed.
+    frontDoor: table.frontDoor,
   }));
 }

@@ -9,14 +9,17 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Socket } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { ConnectionState } from '../accept-loop/connection-state.js';
 import { type ConnectionRecord, ConnectionTable } from '../accept-loop/connection-table.js';
 import { type FiveTuple, formatFiveTuple, normaliseAddress, peerOf } from '../accept-loop/five-tuple.js';
 import { DeadlineWheel } from '../accept-loop/deadline-wheel.js';
+import { FrontDoor, type FrontDoorTls } from '../accept-loop/front-door.js';
 import { HttpConnection } from '../accept-loop/http-connection.js';
 import { LabEvents } from '../accept-loop/lab-events.js';
 import { Listener } from '../accept-loop/listener.js';
 import type { ConnectionServices } from '../accept-loop/services.js';
+import { UsageError } from '../errors.js';
 import { type Limits, resolveLimits } from '../limits.js';
 import type { ProtocolHandler } from '../registry/plugin.js';
 import { Registry } from '../registry/registry.js';
@@ -34,6 +37,17 @@ export interface ServerOptions {
   protocols?: readonly ProtocolHandler<any>[];
   /** Serve `/healthz`, `/protocols` and `/connections` (default true). */
   builtinRoutes?: boolean;
+  /**
+   * Serve TLS on the same port as cleartext: each connection's first byte decides (0x16 → TLS). The
+   * certificate (chain) and key are PEM; `alpnProtocols` defaults to `['http/1.1']`.
+   */
+  tls?: ServerTlsOptions;
+}
+
+export interface ServerTlsOptions {
+  readonly cert: string | Uint8Array;
+  readonly key: string | Uint8Array;
+  readonly alpnProtocols?: readonly string[];
 }
 
 export class SwitchyardServer {
@@ -50,7 +64,7 @@ export class SwitchyardServer {
   #localEndpoint: { address: string; port: number } | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(listener: Listener, limits: Limits) {
+  private constructor(listener: Listener, limits: Limits, frontDoorTls: FrontDoorTls | undefined) {
     this.#listener = listener;
     this.limits = limits;
     // Every upgraded connection listens for shutdown on this one signal: thousands of listeners are expected.
@@ -61,21 +75,23 @@ export class SwitchyardServer {
       router: this.router,
       table: this.table,
       events: this.events,
-      deadlines: DeadlineWheel.forTimeouts(limits.headersTimeoutMs, limits.keepAliveTimeoutMs),
+      deadlines: DeadlineWheel.forTimeouts(limits.headersTimeoutMs, limits.keepAliveTimeoutMs, ...(frontDoorTls ? [limits.tlsHandshakeTimeoutMs] : [])),
       shutdownSignal: this.#shutdown.signal,
       isShuttingDown: () => this.#shutdown.signal.aborted,
+      frontDoorTls,
     };
   }
 
   /** Listen, then start the accept loop. Rejects with the system error if the port cannot be bound. */
   static async start(options: ServerOptions = {}): Promise<SwitchyardServer> {
     const limits = resolveLimits(options.limits);
+    const frontDoorTls = options.tls === undefined ? undefined : frontDoorTlsOf(options.tls);
     let server: SwitchyardServer | undefined;
     const listener = await Listener.listen(
       { host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) },
       (error) => server?.events.report({ type: 'error', code: error.code ?? 'ERR_ACCEPT', message: `accept failed: ${error.message}` }),
     );
-    server = new SwitchyardServer(listener, limits);
+    server = new SwitchyardServer(listener, limits, frontDoorTls);
     for (const handler of options.protocols ?? []) server.registry.register(handler);
     if (options.builtinRoutes !== false) installBuiltinRoutes(server.router, server.registry, server.table);
     server.#loop = server.#acceptLoop();
@@ -88,6 +104,10 @@ export class SwitchyardServer {
     const host = this.host.includes(':') ? `[${this.host}]` : this.host;
     return `http://${host}:${this.port}/`;
   }
+  /** Whether the port also serves TLS (its first byte decides per connection). */
+  get tls(): boolean { return this.#services.frontDoorTls !== undefined; }
+  /** The same port's https:// URL, when it serves TLS. */
+  get secureUrl(): string | undefined { return this.tls ? this.url.replace(/^http:/, 'https:') : undefined; }
 
   async #acceptLoop(): Promise<void> {
     const { address, port } = this.#listener.address;
@@ -115,6 +135,12 @@ export class SwitchyardServer {
     (socket as TrackedSocket)[kRecord] = record;
     socket.on('error', onTrackedSocketError);
     socket.on('close', onTrackedSocketClose);
+    const tls = this.#services.frontDoorTls;
+    if (tls !== undefined) {
+      // TLS and cleartext share the port: the first byte decides who reads the rest (front-door.ts).
+      new FrontDoor(socket, record, this.#services, tls).start();
+      return;
+    }
     record.transition(ConnectionState.Http);
     const connection = new HttpConnection(socket, socket, record, this.#services);
     record.onShutdown(HttpConnection.shutdown, connection);
@@ -166,6 +192,19 @@ export class SwitchyardServer {
     await this.registry.closeAll();
     this.#services.deadlines.stop();
     this.events.report({ type: 'shutdown', phase: 'closed', live: this.table.size });
+  }
+}
+
+/** Certificate problems are the user's to fix, said before the port is bound. */
+function frontDoorTlsOf(options: ServerTlsOptions): FrontDoorTls {
+  const pem = (value: string | Uint8Array): string | Buffer => (typeof value === 'string' ? value : Buffer.from(value));
+  try {
+    return {
+      secureContext: createSecureContext({ cert: pem(options.cert), key: pem(options.key) }),
+      alpnProtocols: options.alpnProtocols ?? ['http/1.1'],
+    };
+  } catch (error) {
+    throw new UsageError('ERR_BAD_TLS_CONFIG', `cannot use the TLS certificate and key: ${(error as Error).message}`);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { LabEvent } from '../accept-loop/lab-events.js';
+import { formatByte } from '../accept-loop/sniff.js';
 
 /**
  * One readable line per loop event, each with its 5-tuple, for `serve --trace` and the experiments:
@@ -16,6 +17,8 @@ function describe(event: LabEvent): string {
     case 'listen': return `listening on ${event.address}:${event.port} (one passive socket; every accept() makes a new one)`;
     case 'accept': return `(live ${event.live})`;
     case 'refuse': return `refused: ${event.reason}`;
+    case 'sniff': return `first byte ${formatByte(event.firstByte)} -> ${event.decided}${event.reason ? ` (${event.reason})` : ''}`;
+    case 'tls': return `${event.phase} ${event.detail}`;
     case 'request': return `${event.method} ${event.target} HTTP/${event.version}${event.upgrade ? ` Upgrade: ${event.upgrade}` : ''}`;
     case 'response': return `${event.status} (${event.bytes} B body)`;
     case 'upgrade': return `101 Switching Protocols → ${event.protocol} (${event.headBytes} B arrived with the request)`;

@@ -25,11 +25,10 @@ export interface HttpParams {
 }
 
 /** Small enough that mutations cross every limit, large enough that valid requests fit. */
-const SMALL_LIMITS: ParserLimits = { requestLineBytes: 96, headerBytes: 320, headerCount: 8, bodyBytes: 200, chunkLineBytes: 24 };
+const SMALL_LIMITS: ParserLimits = { requestLineBytes: 96, headerBytes: 320, bodyBytes: 200, chunkLineBytes: 24 };
 const DEFAULT_PARSER_LIMITS: ParserLimits = {
   requestLineBytes: DEFAULT_LIMITS.requestLineBytes,
   headerBytes: DEFAULT_LIMITS.headerBytes,
-  headerCount: DEFAULT_LIMITS.headerCount,
   bodyBytes: DEFAULT_LIMITS.bodyBytes,
   chunkLineBytes: DEFAULT_LIMITS.chunkLineBytes,
 };

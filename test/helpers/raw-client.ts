@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 
 /**
  * A deliberately dumb TCP client for tests: it writes exactly the bytes it is given and collects
@@ -27,6 +28,19 @@ export class RawClient {
     await once(socket, 'connect');
     return new RawClient(socket);
   }
+
+  /**
+   * The same dumb client inside TLS: what it writes and reads is the plaintext, the TLS records are
+   * node:tls's business. `options` go to tls.connect (ca, servername, ALPNProtocols, ...).
+   */
+  static async openTls(port: number, options: ConnectionOptions = {}, host = '127.0.0.1'): Promise<RawClient> {
+    const socket = tlsConnect({ port, host, allowHalfOpen: true, ...options } as ConnectionOptions);
+    await once(socket, 'secureConnect');
+    return new RawClient(socket);
+  }
+
+  /** The TLS socket, for a client opened with `openTls`. */
+  get tls(): TLSSocket { return this.socket as TLSSocket; }
 
   write(data: string | Uint8Array): void { this.socket.write(data); }
   get received(): Buffer { return Buffer.concat(this.#received, this.#length); }

@@ -17,7 +17,7 @@ function prng(seed: number): () => number {
   };
 }
 
-const limits = { requestLineBytes: 48, headerBytes: 96, headerCount: 4, bodyBytes: 40, chunkLineBytes: 16 };
+const limits = { requestLineBytes: 48, headerBytes: 96, bodyBytes: 40, chunkLineBytes: 16 };
 
 const bases = [
   'GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n',

@@ -166,7 +166,7 @@ describe('switchyard serve --plugin', { timeout: 120_000 }, () => {
       [['--plugin', example('knock'), '--plugin-config', join(dir, 'none.json')], 2, /plugin config .*none\.json: cannot read it/],
       [['--tls-cert', TLS_CERT], 2, /--tls-cert and --tls-key go together: --tls-key is missing/],
       [['--tls-cert', join(dir, 'none.pem'), '--tls-key', TLS_KEY], 2, /cannot read --tls-cert .*none\.pem \(ENOENT\)/],
-      [['--tls-cert', TLS_KEY, '--tls-key', TLS_KEY], 2, /cannot use the TLS certificate and key/],
+      [['--tls-cert', TLS_KEY, '--tls-key', TLS_KEY], 2, /--tls-cert .*key\.pem holds no PEM certificate/],
       [['--tunnel', 'db'], 2, /invalid tunnel "db": expected name=host:port/],
       [['--tunnel', 'a=127.0.0.1:1', '--tunnel', 'a=127.0.0.1:2'], 2, /--tunnel a is given twice/],
     ];

@@ -101,6 +101,43 @@ describe('plain HTTP on the lab port', () => {
     client.close();
   }));
 
+  it('answers an HTTP/1.2 request as HTTP/1.1, keep-alive included (RFC 9110 §2.5)', () => withLab({}, async (server) => {
+    const client = await RawClient.open(server.port);
+    client.write('GET /healthz HTTP/1.2\r\nHost: lab\r\n\r\n');
+    await client.waitFor((t) => parseResponses(t).length === 1);
+    assert.ok(client.text.startsWith('HTTP/1.1 200 '), client.text);
+    assert.equal(parseResponses(client.text)[0]!.body, 'ok\n');
+    // Persistent, as a 1.1 connection is by default.
+    client.write(GET('/healthz'));
+    await client.waitFor((t) => parseResponses(t).length === 2);
+    assert.ok(!client.ended);
+    client.close();
+  }));
+
+  it('answers a request with 100 and with 1000 header fields (bounded by headerBytes, not by a count)', () => withLab({}, async (server) => {
+    for (const count of [100, 1000]) {
+      let fields = '';
+      for (let i = 1; i < count; i++) fields += `X-Field-${i}: v\r\n`;
+      const client = await RawClient.open(server.port);
+      client.write(GET('/healthz', fields));
+      await client.waitFor((t) => parseResponses(t).length === 1);
+      assert.ok(client.text.startsWith('HTTP/1.1 200 '), `${count} fields: ${client.text.slice(0, 40)}`);
+      client.close();
+    }
+  }));
+
+  it('answers Transfer-Encoding: gzip, chunked with 501 whatever the route, and closes (RFC 9112 §6.1)', () => withLab({}, async (server) => {
+    let routed = false;
+    server.router.add('POST', '/upload', () => { routed = true; return { status: 200, body: 'routed' }; });
+    const client = await RawClient.open(server.port);
+    client.write('POST /upload HTTP/1.1\r\nHost: lab\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    const text = await client.waitForEnd();
+    assert.ok(text.startsWith('HTTP/1.1 501 '), text);
+    assert.equal(parseResponses(text)[0]!.headers['connection'], 'close');
+    assert.match(parseResponses(text)[0]!.body, /gzip/);
+    assert.equal(routed, false, 'the route never sees the request');
+  }));
+
   it('serves async route handlers in order and survives one that throws', () => withLab({}, async (server) => {
     server.router.get('/slow', async () => { await new Promise((r) => setTimeout(r, 30)); return { status: 200, body: 'slow' }; });
     server.router.get('/boom', () => { throw new Error('route bug'); });

@@ -10,14 +10,14 @@
  *   then HTTP/1.1 over TLS on the same routes — which may upgrade again, e.g. to websocket, and the
  *   connection table then shows the stack as `TLS/1.0 > websocket`.
  *
- * The token is registered only when a certificate and key are configured. The client's ClientHello may
+ * The token is registered only when a certificate and key are configured (the same ones serve TLS on the
+ * front door); a connection that already runs TLS, either way, declines it. The client's ClientHello may
  * arrive in the same write as the request: those bytes (`ctx.head`) are pushed back in front of the
  * socket's stream before node:tls starts reading it, so TLS sees them first. The TLS handshake must
  * finish within `handshakeTimeoutMs`; a failed one is traced and the connection closed.
  */
 import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
-import { formatFiveTuple } from '../../accept-loop/five-tuple.js';
 import { UsageError } from '../../errors.js';
 import { accept, decline, type ProtocolHandler, type TakeoverContext } from '../../registry/plugin.js';
 
@@ -34,23 +34,22 @@ export function createTlsUpgradeProtocol(options: TlsUpgradeOptions): ProtocolHa
   } catch (error) {
     throw new UsageError('ERR_BAD_TLS_CONFIG', `cannot use the TLS certificate and key: ${(error as Error).message}`);
   }
-  /** Connections already running TLS, by 5-tuple: a second TLS/1.0 on them is ignored rather than nested. */
-  const secured = new Set<string>();
   return {
     token: 'TLS/1.0',
     description: 'RFC 2817: switch this connection to TLS, then continue HTTP/1.1 over it',
     handshake(ctx) {
-      if (secured.has(formatFiveTuple(ctx.fiveTuple))) return decline();
+      // TLS inside TLS would teach nothing: an upgrade offer on a secure connection is ignored (RFC 9110 §7.8).
+      if (ctx.secure) return decline();
       // §3.3 answers the original request after the handshake, without its content: a request that
       // carries content is served in cleartext instead (RFC 9110 §7.8 lets a server ignore Upgrade).
       if (ctx.request.body.kind !== 'none') return decline();
       return accept([['Upgrade', 'HTTP/1.1']]);
     },
-    takeover: (ctx) => secureSession(ctx, secureContext, secured),
+    takeover: (ctx) => secureSession(ctx, secureContext),
   };
 }
 
-function secureSession(ctx: TakeoverContext, secureContext: SecureContext, secured: Set<string>): Promise<void> {
+function secureSession(ctx: TakeoverContext, secureContext: SecureContext): Promise<void> {
   const raw = ctx.socket;
   // The ClientHello may have come in the same write as the request: put it back in front of the stream.
   if (ctx.head.length > 0) raw.unshift(Buffer.from(ctx.head.buffer, ctx.head.byteOffset, ctx.head.byteLength));
@@ -66,9 +65,7 @@ function secureSession(ctx: TakeoverContext, secureContext: SecureContext, secur
       ctx.emit({ kind: 'tls', detail: `error: ${error.code ?? error.message}`, direction: 'in' });
       secure.destroy();
     });
-    const key = formatFiveTuple(ctx.fiveTuple);
     secure.once('close', () => {
-      secured.delete(key);
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', abandon);
       resolve();
@@ -79,7 +76,6 @@ function secureSession(ctx: TakeoverContext, secureContext: SecureContext, secur
       clearTimeout(timer);
       // From here on HTTP's own shutdown handling takes over (idle closes now, busy after its response).
       ctx.signal.removeEventListener('abort', abandon);
-      secured.add(key);
       const cipher = secure.getCipher();
       ctx.emit({ kind: 'tls', detail: `${secure.getProtocol() ?? 'TLS'} ${cipher.name} established`, direction: 'in' });
       void ctx.continueHttp(secure, { pending: ctx.request }).then(resolve);

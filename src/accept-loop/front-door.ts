@@ -1,0 +1,320 @@
+/**
+ * The front door of a port that serves TLS and cleartext at once. Before any protocol runs, the accept loop
+ * reads the connection's first byte, and that byte decides who reads the rest:
+ *
+ *   0x16 (a TLS handshake record) → read the ClientHello in clear text — the SNI name and the ALPN offers,
+ *        all a server can know before decrypting anything — then give every byte received so far to
+ *        node:tls, and speak HTTP/1.1 inside the TLS session once the handshake is done
+ *   a token character, CR or LF (an HTTP/1.1 request line) → straight to HTTP/1.1, with the bytes read
+ *   anything else → 400 in cleartext, then close
+ *
+ * The decisions are pure functions of the bytes (sniff.ts, tls/client-hello.ts); this file owns the socket
+ * while they decide, and nothing is lost: what was read to decide is handed on to the reader chosen.
+ * Deadlines: a client that sends nothing within `headersTimeoutMs` gets the 408 HTTP's own header timeout
+ * would give it; a TLS handshake not finished within `tlsHandshakeTimeoutMs` of its first byte is closed
+ * and counted. Every failure costs its own connection only, and is counted in the table's `frontDoor`.
+ */
+import type { Socket } from 'node:net';
+import { type SecureContext, TLSSocket } from 'node:tls';
+import { formatResponseHead } from '../http/response.js';
+import { ConnectionState } from './connection-state.js';
+import type { ConnectionRecord, FrontDoorCounts, TlsDetails } from './connection-table.js';
+import type { Deadline } from './deadline-wheel.js';
+import { HttpConnection } from './http-connection.js';
+import type { ConnectionServices } from './services.js';
+import { sniffTransport } from './sniff.js';
+import { ClientHelloReader } from './tls/client-hello.js';
+
+/** The server's side of TLS on the front door: its certificate and key, and the ALPN protocols it speaks. */
+export interface FrontDoorTls {
+  readonly secureContext: SecureContext;
+  /** In the server's order of preference; node:tls picks the first of these the client also offered. */
+  readonly alpnProtocols: readonly string[];
+}
+
+/** After a 400 to bytes we could not read, keep draining the peer this long so the answer is not lost to a reset. */
+const LINGER_MS = 2_000;
+
+type Phase = 'sniff' | 'client-hello' | 'handshake' | 'linger' | 'done';
+
+const kDoor = Symbol('switchyard.frontDoor');
+type SocketWithDoor = Socket & { [kDoor]?: FrontDoor | undefined };
+const kRecord = Symbol('switchyard.tlsRecord');
+type SecureWithRecord = TLSSocket & { [kRecord]: ConnectionRecord; [kDoor]?: FrontDoor | undefined };
+
+export class FrontDoor implements Deadline {
+  readonly #socket: Socket;
+  readonly #record: ConnectionRecord;
+  readonly #services: ConnectionServices;
+  readonly #tls: FrontDoorTls;
+  /** Every chunk read so far, kept as received: the chosen reader gets all of them. */
+  #received: Buffer[] = [];
+  #receivedBytes = 0;
+  #hello: ClientHelloReader | undefined;
+  #details: TlsDetails | undefined;
+  /** node:tls's socket while its handshake runs; from then on it, not the TCP socket, is what to destroy. */
+  #secure: TLSSocket | undefined;
+  #phase: Phase = 'sniff';
+  deadlineAt = 0;
+
+  static readonly shutdown = (door: FrontDoor): void => door.#abandon('server shutting down');
+
+  // Shared by every socket (the door rides on it): no closures per connection.
+  static readonly #onData = function (this: SocketWithDoor, chunk: Buffer): void { const door = this[kDoor]; if (door !== undefined) door.#receive(chunk); };
+  static readonly #onEnd = function (this: SocketWithDoor): void { const door = this[kDoor]; if (door !== undefined) door.#receiveEnd(); };
+  static readonly #onClose = function (this: SocketWithDoor): void { const door = this[kDoor]; if (door !== undefined) door.#disarm(); };
+  static readonly #onSecure = function (this: SecureWithRecord): void { const door = this[kDoor]; if (door !== undefined) door.#secured(this); };
+  static readonly #onTlsError = function (this: SecureWithRecord, error: NodeJS.ErrnoException): void {
+    const door = this[kDoor];
+    if (door !== undefined) door.#handshakeFailed(error);
+    else this[kRecord].noteClose('client', error.code === 'ECONNRESET' ? 'connection reset by peer' : `TLS error: ${error.code ?? error.message}`);
+    this.destroy();
+  };
+  /** The TLS socket shares the TCP handle: when it closes, the raw socket (and the table's row) goes too. */
+  static readonly #onTlsClose = function (this: SecureWithRecord): void {
+    const door = this[kDoor];
+    if (door !== undefined) door.#disarm();
+    this[kRecord].socket.destroy();
+  };
+
+  constructor(socket: Socket, record: ConnectionRecord, services: ConnectionServices, tls: FrontDoorTls) {
+    this.#socket = socket;
+    this.#record = record;
+    this.#services = services;
+    this.#tls = tls;
+  }
+
+  /** Start reading the first bytes; the header timeout runs from the accept. */
+  start(): void {
+    const socket = this.#socket as SocketWithDoor;
+    socket[kDoor] = this;
+    socket.on('data', FrontDoor.#onData);
+    socket.on('end', FrontDoor.#onEnd);
+    socket.on('close', FrontDoor.#onClose);
+    this.#record.onShutdown(FrontDoor.shutdown, this);
+    this.#arm(this.#services.limits.headersTimeoutMs);
+    socket.resume();
+  }
+
+  #receive(chunk: Buffer): void {
+    if (this.#phase === 'linger' || this.#phase === 'done') return;
+    this.#received.push(chunk);
+    this.#receivedBytes += chunk.length;
+    if (this.#phase === 'sniff') {
+      this.#sniff();
+      return;
+    }
+    if (this.#phase === 'client-hello') this.#readHello(chunk);
+  }
+
+  #sniff(): void {
+    // The first chunk almost always decides; only a client writing byte by byte makes us join.
+    const bytes = this.#received.length === 1 ? this.#received[0]! : Buffer.concat(this.#received, this.#receivedBytes);
+    const verdict = sniffTransport(bytes);
+    if (verdict.kind === 'need-data') return;
+    const firstByte = bytes[0]!;
+    const { events, table } = this.#services;
+    const record = this.#record;
+    if (events.active) {
+      events.report({
+        type: 'sniff', id: record.id, fiveTuple: record.key, firstByte, decided: verdict.kind,
+        ...(verdict.kind === 'unknown' ? { reason: verdict.reason } : {}),
+      });
+    }
+    count(table.frontDoor, verdict.kind);
+    if (verdict.kind === 'http') {
+      record.noteFirstByte(firstByte);
+      this.#toHttp();
+    } else if (verdict.kind === 'tls') {
+      this.#details = { sni: null, offeredAlpn: [], version: null, cipher: null, alpn: null };
+      record.noteFirstByte(firstByte, this.#details);
+      record.transition(ConnectionState.Tls);
+      if (events.active) events.report({ type: 'state', id: record.id, fiveTuple: record.key, from: ConnectionState.Accepted, to: ConnectionState.Tls });
+      this.#phase = 'client-hello';
+      this.#arm(this.#services.limits.tlsHandshakeTimeoutMs);
+      this.#hello = new ClientHelloReader();
+      for (const received of this.#received) if (this.#phase === 'client-hello') this.#readHello(received);
+    } else {
+      record.noteFirstByte(firstByte);
+      this.#refuse(`this connection's first bytes are neither TLS nor HTTP: ${verdict.reason}`);
+    }
+  }
+
+  #readHello(chunk: Buffer): void {
+    const event = this.#hello!.receive(chunk);
+    if (event.type === 'need-data') return;
+    const record = this.#record;
+    const { events, table } = this.#services;
+    if (event.type === 'error') {
+      table.frontDoor.tlsNotClientHello++;
+      if (events.active) events.report({ type: 'tls', id: record.id, fiveTuple: record.key, phase: 'failed', detail: `not a ClientHello: ${event.message}` });
+      this.#abandon(`TLS: not a ClientHello (${event.message})`);
+      return;
+    }
+    const { hello } = event;
+    const details = this.#details!;
+    details.sni = hello.serverName ?? null;
+    details.offeredAlpn = hello.alpnProtocols;
+    if (events.active) {
+      events.report({
+        type: 'tls', id: record.id, fiveTuple: record.key, phase: 'client-hello',
+        detail: `SNI ${hello.serverName ?? '(none)'}, ALPN offered ${hello.alpnProtocols.length > 0 ? hello.alpnProtocols.join(', ') : '(none)'} (read in clear text, before any decryption)`,
+      });
+    }
+    this.#startTls();
+  }
+
+  /** Hand the socket, with every byte read so far put back in front of its stream, to node:tls. */
+  #startTls(): void {
+    const socket = this.#socket;
+    this.#phase = 'handshake';
+    this.#release();
+    socket.unshift(this.#received.length === 1 ? this.#received[0]! : Buffer.concat(this.#received, this.#receivedBytes));
+    this.#received = [];
+    this.#hello = undefined;
+    // node:tls reads what is buffered on the socket first ("emulate receiving it"), then the TCP handle.
+    const secure = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: this.#tls.secureContext,
+      ALPNProtocols: [...this.#tls.alpnProtocols],
+    }) as SecureWithRecord;
+    secure[kRecord] = this.#record;
+    secure[kDoor] = this;
+    secure.once('secure', FrontDoor.#onSecure);
+    secure.on('error', FrontDoor.#onTlsError);
+    secure.once('close', FrontDoor.#onTlsClose);
+    this.#secure = secure;
+  }
+
+  #secured(secure: SecureWithRecord): void {
+    secure[kDoor] = undefined;
+    this.#secure = undefined;
+    this.#phase = 'done';
+    this.#disarm();
+    const details = this.#details!;
+    details.version = secure.getProtocol();
+    details.cipher = secure.getCipher()?.name ?? null;
+    details.alpn = typeof secure.alpnProtocol === 'string' ? secure.alpnProtocol : null;
+    const record = this.#record;
+    const { events } = this.#services;
+    if (events.active) {
+      events.report({
+        type: 'tls', id: record.id, fiveTuple: record.key, phase: 'established',
+        detail: `${details.version ?? 'TLS'} ${details.cipher ?? ''}, ALPN ${details.alpn ?? '(none)'}${details.sni ? `, SNI ${details.sni}` : ''}`,
+      });
+      events.report({ type: 'state', id: record.id, fiveTuple: record.key, from: ConnectionState.Tls, to: ConnectionState.Http });
+    }
+    record.transition(ConnectionState.Http);
+    const connection = new HttpConnection(secure, this.#socket, record, this.#services);
+    record.onShutdown(HttpConnection.shutdown, connection);
+    connection.start();
+  }
+
+  #handshakeFailed(error: NodeJS.ErrnoException): void {
+    if (this.#phase !== 'handshake') return;
+    this.#phase = 'done';
+    this.#secure = undefined;
+    this.#disarm();
+    this.#services.table.frontDoor.tlsHandshakeFailed++;
+    const record = this.#record;
+    const reason = error.code === 'ECONNRESET' ? 'the client reset the connection' : (error.code ?? error.message);
+    const { events } = this.#services;
+    if (events.active) events.report({ type: 'tls', id: record.id, fiveTuple: record.key, phase: 'failed', detail: `handshake failed: ${reason}` });
+    record.noteClose(error.code === 'ECONNRESET' ? 'client' : 'server', `TLS handshake failed: ${reason}`);
+  }
+
+  #toHttp(): void {
+    this.#phase = 'done';
+    this.#disarm();
+    this.#release();
+    const initial = this.#received.length === 1 ? this.#received[0]! : Buffer.concat(this.#received, this.#receivedBytes);
+    this.#received = [];
+    const record = this.#record;
+    record.transition(ConnectionState.Http);
+    const connection = new HttpConnection(this.#socket, this.#socket, record, this.#services);
+    record.onShutdown(HttpConnection.shutdown, connection);
+    connection.start(initial);
+  }
+
+  /** RFC 9110 §15.5.1: 400 for bytes that are no request at all; the client may be a human with `nc`. */
+  #refuse(reason: string): void {
+    this.#phase = 'linger';
+    this.#received = [];
+    this.#record.noteClose('server', 'first byte is neither TLS nor HTTP');
+    this.#answerAndClose(400, `400 Bad Request\n${reason}\n`);
+  }
+
+  #answerAndClose(status: number, body: string): void {
+    const socket = this.#socket;
+    const head = formatResponseHead({
+      status,
+      headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(Buffer.byteLength(body))], ['Connection', 'close']],
+    });
+    socket.end(head + body, 'latin1');
+    this.#arm(LINGER_MS);
+  }
+
+  #receiveEnd(): void {
+    if (this.#phase === 'linger' || this.#phase === 'done') return;
+    if (this.#phase === 'client-hello') this.#services.table.frontDoor.tlsHandshakeFailed++;
+    this.#phase = 'done';
+    this.#disarm();
+    this.#record.noteClose('client', this.#receivedBytes === 0 ? 'peer closed before sending anything' : 'peer closed in the middle of its first bytes');
+    this.#socket.destroy();
+  }
+
+  /** The deadline wheel's call. */
+  expire(): void {
+    const phase = this.#phase;
+    if (phase === 'done') return;
+    if (phase === 'linger') { this.#phase = 'done'; this.#socket.destroy(); return; }
+    if (phase === 'sniff' && this.#receivedBytes === 0) {
+      // Nothing sent at all: exactly what HTTP's own header timeout would answer (RFC 9110 §15.5.9).
+      this.#phase = 'linger';
+      this.#record.noteClose('server', 'no request within headersTimeoutMs');
+      this.#answerAndClose(408, `408 Request Timeout\nnothing arrived within ${this.#services.limits.headersTimeoutMs} ms\n`);
+      return;
+    }
+    this.#services.table.frontDoor.tlsHandshakeTimeout++;
+    const { events } = this.#services;
+    const record = this.#record;
+    const detail = `handshake not finished within ${this.#services.limits.tlsHandshakeTimeoutMs} ms`;
+    if (events.active) events.report({ type: 'tls', id: record.id, fiveTuple: record.key, phase: 'failed', detail });
+    this.#abandon(`TLS ${detail}`);
+  }
+
+  /** Close a connection the front door gave up on (or shutdown reached before any protocol began). */
+  #abandon(reason: string): void {
+    if (this.#phase === 'done') return;
+    this.#phase = 'done';
+    this.#disarm();
+    this.#record.noteClose('server', reason);
+    const secure = this.#secure;
+    this.#secure = undefined;
+    if (secure !== undefined) secure.destroy();
+    this.#socket.destroy();
+  }
+
+  #arm(ms: number): void {
+    this.deadlineAt = Date.now() + ms;
+    this.#services.deadlines.add(this);
+  }
+
+  #disarm(): void {
+    this.#services.deadlines.delete(this);
+  }
+
+  /** Stop reading for the front door: the next reader starts with a paused socket and no listener of ours. */
+  #release(): void {
+    const socket = this.#socket as SocketWithDoor;
+    socket.pause();
+    socket.off('data', FrontDoor.#onData);
+    socket.off('end', FrontDoor.#onEnd);
+    socket.off('close', FrontDoor.#onClose);
+    socket[kDoor] = undefined;
+  }
+}
+
+function count(counts: FrontDoorCounts, kind: 'tls' | 'http' | 'unknown'): void {
+  counts[kind]++;
+}
