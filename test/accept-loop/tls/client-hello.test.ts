@@ -16,6 +16,7 @@ import {
 } from '../../../src/accept-loop/tls/client-hello.js';
 import { UsageError } from '../../../src/errors.js';
 import { splits } from '../../helpers/split.js';
+import { requireCommand } from '../../helpers/require-command.js';
 
 // ── capturing real ClientHellos ──────────────────────────────────────────────────────────────────────
 
@@ -72,14 +73,6 @@ function commandClient(command: string, args: (port: number) => string[]): (port
   };
 }
 
-/** Whether `command` runs; when not, fails under CI and skips otherwise. */
-function requireCommand(t: TestContext, command: string, args: string[]): boolean {
-  const probe = spawnSync(command, args, { stdio: 'ignore' });
-  if (probe.error === undefined && probe.status === 0) return true;
-  if (process.env.CI === 'true') assert.fail(`CI is set but ${command} is not installed (apt-get install -y ${command})`);
-  t.skip(`${command} is not installed (apt-get install -y ${command}); under CI this test fails instead`);
-  return false;
-}
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────────────
 

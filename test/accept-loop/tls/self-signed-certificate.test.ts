@@ -22,6 +22,7 @@ import { promisify } from 'node:util';
 import { concat, type DerElement, encodeIdentifier, readChildren, readElement, tlv } from '../../../src/accept-loop/tls/der.js';
 import { createSelfSignedCertificate, type SelfSignedCertificate } from '../../../src/accept-loop/tls/self-signed-certificate.js';
 import { UsageError } from '../../../src/errors.js';
+import { requireCommand } from '../../helpers/require-command.js';
 
 const run = promisify(execFile);
 const HOUR = 60 * 60 * 1000;
@@ -367,14 +368,6 @@ function reencode(found: DerElement): Uint8Array {
   return tlv(encodeIdentifier(found.tagClass, found.constructed, found.tagNumber), contents);
 }
 
-/** Whether `command` runs; when not, fails under CI and skips otherwise. */
-function requireCommand(t: TestContext, command: string, args: string[]): boolean {
-  const probe = spawnSync(command, args, { stdio: 'ignore' });
-  if (probe.error === undefined && probe.status === 0) return true;
-  if (process.env.CI === 'true') assert.fail(`CI is set but ${command} is not installed (apt-get install -y ${command})`);
-  t.skip(`${command} is not installed (apt-get install -y ${command}); under CI this test fails instead`);
-  return false;
-}
 
 function runSync(command: string, args: string[]): string {
   const result = spawnSync(command, args, { encoding: 'utf8' });
