@@ -1,13 +1,18 @@
 /**
  * The experiments' clients: real sockets on 127.0.0.1, each wait bounded. Plain HTTP requests and raw
  * upgrades go through the CLI's generic upgrade client (it sends any request head and reads one response
- * head); WebSockets through the library's own client.
+ * head); WebSockets through the library's own client. HTTPS and wss:// clients (`httpsGet`,
+ * `openSecureWebSocket`) connect to 127.0.0.1 but choose their SNI name themselves, as a browser does for
+ * a URL whose host name resolves there, and verify the certificate against the one they are given.
  */
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
-import type { ResponseHead } from '../http/response-parser.js';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { DEFAULT_LIMITS } from '../limits.js';
+import { type ResponseHead, ResponseHeadParser } from '../http/response-parser.js';
 import { connect as connectWebSocket } from '../protocols/websocket/client.js';
-import type { WebSocket } from '../protocols/websocket/session.js';
+import { buildClientHandshakeRequest, generateClientKey, verifyServerHandshake } from '../protocols/websocket/handshake.js';
+import { WebSocket } from '../protocols/websocket/session.js';
 import { openUpgrade, type UpgradeTarget } from '../cli/upgrade-client.js';
 
 /** Generous: the machine may be busy with other work; nothing here should take more than milliseconds. */
@@ -106,4 +111,105 @@ export async function closeWebSocket(ws: WebSocket): Promise<void> {
   const closed = once(ws, 'close');
   ws.close(1000);
   await withTimeout(closed, WAIT_MS, 'the WebSocket to close');
+}
+
+/** How a TLS client of an experiment names and trusts the server. */
+export interface SecureTarget {
+  /** The only certificate to trust (the experiment's own self-signed one): verification stays on. */
+  readonly ca: string;
+  /**
+   * The SNI name to send (RFC 6066 §3), as a browser sends a URL's host name. Absent: none is sent, as for
+   * a URL with an IP address, which "HostName" may not carry; the certificate is then checked for 127.0.0.1.
+   */
+  readonly servername?: string;
+}
+
+/**
+ * A TLS connection to 127.0.0.1:`port`, handshake completed and certificate verified. ALPN offers only
+ * `http/1.1`, like the CLI's client and like browsers for WebSocket: both requests that follow are HTTP/1.1.
+ */
+export async function connectTls(port: number, target: SecureTarget): Promise<TLSSocket> {
+  const socket = tlsConnect({
+    host: '127.0.0.1',
+    port,
+    ca: target.ca,
+    ALPNProtocols: ['http/1.1'],
+    ...(target.servername === undefined ? {} : { servername: target.servername }),
+  });
+  try {
+    await withTimeout(once(socket, 'secureConnect'), WAIT_MS, 'the TLS handshake');
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+  socket.setNoDelay(true);
+  return socket;
+}
+
+/** The `Host` field for a secure target: the SNI name when there is one, else the address. */
+const secureAuthority = (port: number, target: SecureTarget): string => `${target.servername ?? '127.0.0.1'}:${port}`;
+
+/** Write `request` on a connected socket and read the response head; the socket is left paused. */
+async function requestOn(socket: Socket, request: string): Promise<{ head: ResponseHead; rest: Buffer }> {
+  const parser = new ResponseHeadParser();
+  let cleanup = (): void => {};
+  const answered = new Promise<{ head: ResponseHead; rest: Buffer }>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      const event = parser.receive(chunk);
+      if (event.type === 'need-data') return;
+      cleanup();
+      socket.pause();
+      if (event.type === 'error') reject(new Error(`not an HTTP/1.x response: ${event.error.message}`));
+      else resolve({ head: event.head, rest: Buffer.from(event.rest) });
+    };
+    const onClose = (): void => { cleanup(); reject(new Error('the connection closed before the response head')); };
+    const onError = (error: Error): void => { cleanup(); reject(error); };
+    cleanup = () => { socket.off('data', onData); socket.off('close', onClose); socket.off('error', onError); };
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    socket.on('error', onError);
+    socket.write(request);
+    socket.resume();
+  });
+  try {
+    const answer = await withTimeout(answered, WAIT_MS, 'the response head');
+    // As openUpgrade does: a late reset must not crash the process; 'close' tells the caller.
+    socket.on('error', () => {});
+    return answer;
+  } catch (error) {
+    cleanup();
+    socket.destroy();
+    throw error;
+  }
+}
+
+/** A keep-alive GET inside TLS on a new connection: `httpGet` for https://. The socket stays open. */
+export async function httpsGet(port: number, path: string, target: SecureTarget): Promise<Exchange & { readonly socket: TLSSocket }> {
+  const socket = await connectTls(port, target);
+  const { head, rest } = await requestOn(socket, `GET ${path} HTTP/1.1\r\nHost: ${secureAuthority(port, target)}\r\n\r\n`);
+  const data = await readAtLeast(socket, rest, Number(head.get('content-length') ?? 0));
+  return { socket, head, data, clientPort: socket.localPort ?? 0 };
+}
+
+export interface SecureWebSocketClient extends WebSocketClient {
+  readonly socket: TLSSocket;
+}
+
+/** `openWebSocket` for wss://: the opening handshake (RFC 6455 §4.1) inside TLS, checked as the library's client checks it. */
+export async function openSecureWebSocket(port: number, path: string, target: SecureTarget): Promise<SecureWebSocketClient> {
+  const socket = await connectTls(port, target);
+  const key = generateClientKey();
+  const { head, rest } = await requestOn(socket, buildClientHandshakeRequest({ host: secureAuthority(port, target), path, key }));
+  const verdict = verifyServerHandshake(head.status, head.fields, { key });
+  if (!verdict.ok) {
+    socket.destroy();
+    throw new Error(`wss:// handshake on ${path} failed: ${head.status} ${head.reason}: ${verdict.error.message}`);
+  }
+  const ws = new WebSocket(socket, {
+    role: 'client',
+    maxMessageBytes: DEFAULT_LIMITS.webSocketMaxMessageBytes,
+    closeTimeoutMs: DEFAULT_LIMITS.webSocketCloseTimeoutMs,
+    protocol: verdict.protocol ?? '',
+  }, rest);
+  return { ws, socket, clientPort: socket.localPort ?? 0 };
 }

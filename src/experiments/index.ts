@@ -5,9 +5,10 @@ import { otherProtocol } from './other-protocol.js';
 import { pureWebSocket } from './pure-websocket.js';
 import { secondClient } from './second-client.js';
 import { sharePort } from './share-port.js';
+import { tlsSamePort } from './tls-same-port.js';
 
 /** Every experiment, in the order the guide tells the story (docs/guide.md). */
-export const EXPERIMENTS: readonly Experiment[] = [sharePort, earlyBytes, secondClient, acceptQueue, pureWebSocket, otherProtocol];
+export const EXPERIMENTS: readonly Experiment[] = [sharePort, earlyBytes, secondClient, acceptQueue, pureWebSocket, otherProtocol, tlsSamePort];
 
 export function findExperiment(name: string): Experiment | undefined {
   return EXPERIMENTS.find((experiment) => experiment.name === name);

@@ -36,13 +36,17 @@ export interface Chromium {
   close(): Promise<void>;
 }
 
-export async function launchChromium(executable: string, timeoutMs = 15_000): Promise<Chromium> {
+/**
+ * `extraArgs` go on the command line before the start URL, after the fixed flags: e.g. the TLS test's
+ * `--ignore-certificate-errors-spki-list=…`, which trusts one key and nothing else.
+ */
+export async function launchChromium(executable: string, timeoutMs = 15_000, extraArgs: readonly string[] = []): Promise<Chromium> {
   const profile = mkdtempSync(join(tmpdir(), 'switchyard-chromium-'));
   const child = spawn(executable, [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows',
-    '--window-size=1440,1000', '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank',
+    '--window-size=1440,1000', '--remote-debugging-port=0', `--user-data-dir=${profile}`, ...extraArgs, 'about:blank',
   ], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let tail = '';
   child.stderr!.setEncoding('utf8');

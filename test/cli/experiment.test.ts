@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { run, STACK_TRACE } from '../helpers/cli.js';
 
-const NAMES = ['share-port', 'early-bytes', 'second-client', 'accept-queue', 'pure-websocket', 'other-protocol'];
+const NAMES = ['share-port', 'early-bytes', 'second-client', 'accept-queue', 'pure-websocket', 'other-protocol', 'tls-same-port'];
 
 /** The sections every experiment prints, in order; then exactly one conclusion, last. */
 function assertShape(name: string, stdout: string): string {
@@ -75,6 +75,18 @@ describe('switchyard experiment (CLI)', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(assertShape('other-protocol', result.stdout), /the server picked the first token it knows/);
     assert.match(result.stdout, /got "HELLO"/);
+  });
+
+  it('tls-same-port: http, https, ws and wss at once on one port, told apart by their first byte', async () => {
+    const result = await run(['experiment', 'tls-same-port']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(assertShape('tls-same-port', result.stdout), /told apart by their first byte before any HTTP was read: 0x16 \(a TLS handshake record\) sent https and wss to node:tls/);
+    const frontDoor = result.stdout.split('\n').filter((line) => /^ {2}#\d+ +(https?|wss?):\/\//.test(line));
+    assert.deepEqual(frontDoor.map((row) => row.split(/\s+/)[2]), ['http://', 'https://', 'ws://', 'wss://']);
+    assert.equal(new Set(frontDoor.map((row) => row.split(/\s+/)[4])).size, 1, 'one server endpoint');
+    assert.equal(new Set(frontDoor.map((row) => row.split(/\s+/)[3])).size, 4, 'four client endpoints');
+    assert.match(result.stdout, /^ {2}#\d+ +https:\/\/ .* 0x16 → tls +tls +localhost +http\/1\.1 /m);
+    assert.match(result.stdout, /first byte 0x47 -> http$/m);
   });
 
   it('an unknown name is a usage error that lists the names', async () => {

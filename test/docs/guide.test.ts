@@ -5,6 +5,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EXPERIMENTS } from '../../src/experiments/index.js';
 import { startLab } from '../../src/lab.js';
 import type { SwitchyardServer } from '../../src/server/server.js';
 import { CLI, CLI_TIMEOUT_MS } from '../helpers/cli.js';
@@ -104,7 +105,7 @@ describe('docs/guide.md', () => {
   });
 
   it('shows every experiment', () => {
-    for (const name of ['share-port', 'early-bytes', 'second-client', 'accept-queue', 'pure-websocket', 'other-protocol']) {
+    for (const { name } of EXPERIMENTS) {
       assert.ok(commands.some((c) => c.command === `switchyard experiment ${name}`), name);
     }
   });
