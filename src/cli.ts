@@ -9,7 +9,7 @@ const HELP = `switchyard — one TCP port, plain HTTP and any number of Upgrade 
 
 Usage:
   switchyard serve [--host HOST] [--port PORT] [--trace] [--limit NAME=VALUE]... [--plugin FILE]... [--tunnel NAME=HOST:PORT]...
-                   [--tls-cert FILE --tls-key FILE]
+                   [--tls-cert FILE --tls-key FILE | --tls-self-signed [--tls-export-cert FILE]]
   switchyard connect <ws-url|wss-url> [--binary] [--protocol NAME] [-H 'Name: value'] [--verbose] [--cacert FILE | -k]
   switchyard connect --upgrade TOKEN <url> [--cacert FILE | -k]
   switchyard probe <url> [--upgrade TOKEN] [--cacert FILE | -k]

@@ -64,6 +64,16 @@ export class FrontDoor implements Deadline {
   static readonly #onEnd = function (this: SocketWithDoor): void { const door = this[kDoor]; if (door !== undefined) door.#receiveEnd(); };
   static readonly #onClose = function (this: SocketWithDoor): void { const door = this[kDoor]; if (door !== undefined) door.#disarm(); };
   static readonly #onSecure = function (this: SecureWithRecord): void { const door = this[kDoor]; if (door !== undefined) door.#secured(this); };
+  /**
+   * The TCP socket allows half-open connections and node:tls copies that, so a client that gives up in the
+   * middle of the handshake without an alert (Node's own client, on a certificate it does not trust) shows
+   * only as 'end': no error, no close. Without this it would sit until tlsHandshakeTimeoutMs.
+   */
+  static readonly #onTlsEnd = function (this: SecureWithRecord): void {
+    const door = this[kDoor];
+    if (door !== undefined) door.#handshakeFailed(Object.assign(new Error('the client closed the connection during the handshake'), { code: 'EOF' }), 'client');
+    this.destroy();
+  };
   static readonly #onTlsError = function (this: SecureWithRecord, error: NodeJS.ErrnoException): void {
     const door = this[kDoor];
     if (door !== undefined) door.#handshakeFailed(error);
@@ -181,6 +191,7 @@ export class FrontDoor implements Deadline {
     secure[kRecord] = this.#record;
     secure[kDoor] = this;
     secure.once('secure', FrontDoor.#onSecure);
+    secure.once('end', FrontDoor.#onTlsEnd);
     secure.on('error', FrontDoor.#onTlsError);
     secure.once('close', FrontDoor.#onTlsClose);
     this.#secure = secure;
@@ -188,6 +199,7 @@ export class FrontDoor implements Deadline {
 
   #secured(secure: SecureWithRecord): void {
     secure[kDoor] = undefined;
+    secure.off('end', FrontDoor.#onTlsEnd);
     this.#secure = undefined;
     this.#phase = 'done';
     this.#disarm();
@@ -210,17 +222,17 @@ export class FrontDoor implements Deadline {
     connection.start();
   }
 
-  #handshakeFailed(error: NodeJS.ErrnoException): void {
+  #handshakeFailed(error: NodeJS.ErrnoException, by?: 'client' | 'server'): void {
     if (this.#phase !== 'handshake') return;
     this.#phase = 'done';
     this.#secure = undefined;
     this.#disarm();
     this.#services.table.frontDoor.tlsHandshakeFailed++;
     const record = this.#record;
-    const reason = error.code === 'ECONNRESET' ? 'the client reset the connection' : (error.code ?? error.message);
+    const reason = error.code === 'ECONNRESET' ? 'the client reset the connection' : error.code === 'EOF' ? error.message : (error.code ?? error.message);
     const { events } = this.#services;
     if (events.active) events.report({ type: 'tls', id: record.id, fiveTuple: record.key, phase: 'failed', detail: `handshake failed: ${reason}` });
-    record.noteClose(error.code === 'ECONNRESET' ? 'client' : 'server', `TLS handshake failed: ${reason}`);
+    record.noteClose(by ?? (error.code === 'ECONNRESET' ? 'client' : 'server'), `TLS handshake failed: ${reason}`);
   }
 
   #toHttp(): void {

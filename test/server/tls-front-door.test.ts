@@ -170,6 +170,20 @@ describe('TLS and cleartext on one port (the front door)', () => {
     assert.ok(events.some((e) => e.type === 'tls' && e.phase === 'failed'), 'traced');
   }));
 
+  it('closes at once a client that leaves mid-handshake without an alert (not a timeout)', () => withLab({ ...TLS, limits: { tlsHandshakeTimeoutMs: 5_000 } }, async (server) => {
+    // Node's client, not trusting the certificate, just closes its socket: the server sees only a FIN.
+    const refused = new Promise<Error>((resolve) => {
+      const socket = tlsConnect({ port: server.port, host: '127.0.0.1', servername: 'localhost' });
+      socket.on('error', resolve);
+    });
+    assert.match((await refused).message, /self[- ]signed|unable to verify/i);
+    const started = Date.now();
+    await eventually(() => server.table.size === 0, 2_000, 'the row is gone well before tlsHandshakeTimeoutMs');
+    assert.ok(Date.now() - started < 2_000);
+    assert.equal(server.table.frontDoor.tlsHandshakeFailed, 1);
+    assert.equal(server.table.frontDoor.tlsHandshakeTimeout, 0);
+  }));
+
   it('closes a handshake that stalls after tlsHandshakeTimeoutMs, and a silent client after headersTimeoutMs', () => withLab({ ...TLS, limits: { tlsHandshakeTimeoutMs: 200, headersTimeoutMs: 300 } }, async (server) => {
     const stalled = await RawClient.open(server.port);
     stalled.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])); // a record promising 512 bytes, then silence

@@ -65,6 +65,13 @@ function secureSession(ctx: TakeoverContext, secureContext: SecureContext): Prom
       ctx.emit({ kind: 'tls', detail: `error: ${error.code ?? error.message}`, direction: 'in' });
       secure.destroy();
     });
+    // allowHalfOpen is copied from the TCP socket: a client that leaves mid-handshake without an alert
+    // shows only as 'end' (no error, no close), and would otherwise wait out the timer.
+    const onEnd = (): void => {
+      ctx.emit({ kind: 'tls', detail: 'the client closed the connection during the handshake', direction: 'in' });
+      secure.destroy();
+    };
+    secure.once('end', onEnd);
     secure.once('close', () => {
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', abandon);
@@ -74,6 +81,7 @@ function secureSession(ctx: TakeoverContext, secureContext: SecureContext): Prom
     else ctx.signal.addEventListener('abort', abandon, { once: true });
     secure.once('secure', () => {
       clearTimeout(timer);
+      secure.off('end', onEnd);
       // From here on HTTP's own shutdown handling takes over (idle closes now, busy after its response).
       ctx.signal.removeEventListener('abort', abandon);
       const cipher = secure.getCipher();
