@@ -37,6 +37,29 @@ export interface Limits {
    * byte, else the connection is closed and counted; a client that stalls mid-handshake holds no slot.
    */
   readonly tlsHandshakeTimeoutMs: number;
+  /**
+   * HTTP/2 (RFC 9113 §6.5.2 SETTINGS_MAX_CONCURRENT_STREAMS): streams one connection may have open at
+   * once; a client opening more gets each extra one refused (RST_STREAM REFUSED_STREAM).
+   */
+  readonly http2MaxConcurrentStreams: number;
+  /** HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE: a header block larger than this is refused (431 or a reset). */
+  readonly http2MaxHeaderListBytes: number;
+  /** HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE: bytes a peer may send on one stream before we grant more. */
+  readonly http2InitialWindowBytes: number;
+  /**
+   * HTTP/2: memory one session may hold in node:http2's buffers (frames, HPACK state, unacknowledged
+   * data), in MiB (node:http2's maxSessionMemory); past it new streams are refused (ENHANCE_YOUR_CALM).
+   */
+  readonly http2SessionMemoryMiB: number;
+  /**
+   * HTTP/2 floods: streams a client may reset or have refused, and invalid frames it may send, per session
+   * before the whole session is torn down (rapid reset, CVE-2023-44487), the unanswered PINGs it may
+   * have outstanding (a PING flood), and the entries one SETTINGS frame may carry (a SETTINGS flood).
+   */
+  readonly http2MaxRejectedStreams: number;
+  readonly http2MaxInvalidFrames: number;
+  readonly http2MaxOutstandingPings: number;
+  readonly http2MaxSettingsEntries: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -54,6 +77,14 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   outboundQueueBytes: 4 * 1024 * 1024,
   shutdownTimeoutMs: 5_000,
   tlsHandshakeTimeoutMs: 10_000,
+  http2MaxConcurrentStreams: 100,
+  http2MaxHeaderListBytes: 16 * 1024,
+  http2InitialWindowBytes: 65_535,
+  http2SessionMemoryMiB: 10,
+  http2MaxRejectedStreams: 100,
+  http2MaxInvalidFrames: 100,
+  http2MaxOutstandingPings: 10,
+  http2MaxSettingsEntries: 32,
 });
 
 /** Defaults overlaid with `overrides`; unknown keys and non-integers or negatives throw a UsageError. */

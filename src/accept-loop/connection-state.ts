@@ -9,6 +9,9 @@ import { UsageError } from '../errors.js';
  *     │   ▼        │  ▲                       │
  *     │  tls ──────┘  └───────────────────────┘ (the new protocol carries HTTP again: TLS/1.0, RFC 2817)
  *     │   │ (first byte 0x16: the TLS handshake, then HTTP/1.1 inside it)
+ *     │   └──────▶ http2 ◀── (the cleartext preface "PRI * HTTP/2.0", or ALPN h2 inside TLS) ──┐
+ *     │              └── streams, each a request or a protocol (RFC 8441) ──▶ closed           │
+ *     ├─────────────────────────────────────────────────────────────────────────────────────────┘
  *     └───┴────────┴──────────────┴──────────────▶ closed
  */
 export const ConnectionState = {
@@ -16,6 +19,11 @@ export const ConnectionState = {
   Accepted: 'accepted',
   /** The first byte was a TLS handshake record: reading the ClientHello, then node:tls's handshake. */
   Tls: 'tls',
+  /**
+   * An HTTP/2 session (ALPN h2, or the cleartext preface): the connection carries streams, each with its
+   * own request or protocol, until the session ends. Nothing upgrades the connection itself any more.
+   */
+  Http2: 'http2',
   /** Reading and answering HTTP/1.1 requests. */
   Http: 'http',
   /** An upgrade request is complete; a protocol handler is deciding whether to accept it. */
@@ -27,8 +35,9 @@ export const ConnectionState = {
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
 
 export const LEGAL_TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
-  accepted: ['tls', 'http', 'closed'],
-  tls: ['http', 'closed'],
+  accepted: ['tls', 'http', 'http2', 'closed'],
+  tls: ['http', 'http2', 'closed'],
+  http2: ['closed'],
   http: ['switching', 'closed'],
   switching: ['upgraded', 'http', 'closed'],
   upgraded: ['http', 'closed'],

@@ -3,6 +3,7 @@ import type { ConnectionHooks, ProtocolEvent } from '../registry/plugin.js';
 import { assertTransition, ConnectionState } from './connection-state.js';
 import { type FiveTuple, formatFiveTuple } from './five-tuple.js';
 import type { LabEvents } from './lab-events.js';
+import { type StreamSnapshot, StreamRecord } from './stream-record.js';
 
 /** Who ended a connection: the peer (its FIN or RST reached us first) or this server. */
 export type ClosedBy = 'client' | 'server';
@@ -36,6 +37,50 @@ export interface TlsDetails {
   alpn: string | null;
 }
 
+/** Closed streams kept on a row after they end, newest last, so a learner still sees what a session carried. */
+const CLOSED_STREAMS_KEPT = 8;
+
+/**
+ * An HTTP/2 connection's streams and the SETTINGS each side announced (RFC 9113 §6.5). Live streams are
+ * all kept (bounded by http2MaxConcurrentStreams); closed ones only the last few.
+ */
+export class Http2Details {
+  readonly #streams = new Map<number, StreamRecord>();
+  readonly #closed: StreamRecord[] = [];
+  /** Every stream the client opened on this connection, closed ones included. */
+  opened = 0;
+  /** What the server's SETTINGS frame said, and the client's (null until it arrives). */
+  serverSettings: Record<string, number | boolean> | null = null;
+  clientSettings: Record<string, number | boolean> | null = null;
+
+  open(owner: ConnectionRecord, id: number, method: string, path: string): StreamRecord {
+    const stream = new StreamRecord(owner, id, method, path);
+    this.#streams.set(id, stream);
+    this.opened++;
+    return stream;
+  }
+
+  close(stream: StreamRecord, reason: string): void {
+    stream.markClosed(reason);
+    if (this.#streams.get(stream.id) !== stream) return;
+    this.#streams.delete(stream.id);
+    this.#closed.push(stream);
+    if (this.#closed.length > CLOSED_STREAMS_KEPT) this.#closed.shift();
+  }
+
+  /** Live streams, oldest first. */
+  live(): IterableIterator<StreamRecord> { return this.#streams.values(); }
+  get liveCount(): number { return this.#streams.size; }
+
+  toJSON(now = Date.now()): { streams: StreamSnapshot[]; streamsOpened: number; settings: { server: Record<string, number | boolean> | null; client: Record<string, number | boolean> | null } } {
+    return {
+      streams: [...this.#closed, ...this.#streams.values()].map((stream) => stream.toJSON(now)),
+      streamsOpened: this.opened,
+      settings: { server: this.serverSettings, client: this.clientSettings },
+    };
+  }
+}
+
 /**
  * What the front door counted, per server: how each connection's first byte decided (or failed to), and
  * the TLS attempts that never reached HTTP. Rows leave the table when they close; these stay.
@@ -43,6 +88,8 @@ export interface TlsDetails {
 export interface FrontDoorCounts {
   http: number;
   tls: number;
+  /** The cleartext HTTP/2 preface (prior knowledge, RFC 9113 §3.3). */
+  h2: number;
   /** First bytes that were neither a TLS record nor an HTTP request line: 400 and close. */
   unknown: number;
   /** A TLS record that did not carry a ClientHello, or one that was malformed or too large. */
@@ -81,6 +128,7 @@ export class ConnectionRecord implements ConnectionHooks {
   /** The first byte, when the front door had to look at it to choose between TLS and HTTP; else -1. */
   #firstByte = -1;
   #tls: TlsDetails | undefined;
+  #http2: Http2Details | undefined;
 
   constructor(id: number, ends: SharedEnds, remotePort: number, socket: Socket, now: number, table: ConnectionTable) {
     this.id = id;
@@ -113,6 +161,10 @@ export class ConnectionRecord implements ConnectionHooks {
   /** `tls` when the client's first byte opened a TLS handshake on the front door, `tcp` otherwise. */
   get transport(): 'tcp' | 'tls' { return this.#tls === undefined ? 'tcp' : 'tls'; }
   get tls(): TlsDetails | undefined { return this.#tls; }
+  /** The connection's streams, once it speaks HTTP/2. */
+  get http2(): Http2Details | undefined { return this.#http2; }
+  /** Where this row (and its streams) report trace events. */
+  get events(): LabEvents | undefined { return this.#table.events; }
   get firstByte(): number | undefined { return this.#firstByte < 0 ? undefined : this.#firstByte; }
   get bytesIn(): number { return this.#socket.bytesRead; }
   get bytesOut(): number { return this.#socket.bytesWritten; }
@@ -127,6 +179,13 @@ export class ConnectionRecord implements ConnectionHooks {
   }
 
   countRequest(): void { this.#requests++; }
+
+  /** The connection now carries an HTTP/2 session: from here on its rows are streams. */
+  startHttp2(): Http2Details {
+    this.transition(ConnectionState.Http2);
+    this.#http2 = new Http2Details();
+    return this.#http2;
+  }
 
   /** The front door looked at this byte to decide; `tls` when it chose TLS (the details fill in later). */
   noteFirstByte(byte: number, tls?: TlsDetails): void {
@@ -196,6 +255,7 @@ export class ConnectionRecord implements ConnectionHooks {
       transport: tls === undefined ? 'tcp' : 'tls',
       ...(this.#firstByte < 0 ? {} : { firstByte: `0x${this.#firstByte.toString(16).padStart(2, '0')}` }),
       ...(tls === undefined ? {} : { tls: { ...tls } }),
+      http: this.#http2 === undefined ? '1.1' : '2',
       local: { address: ends.localAddress, port: ends.localPort },
       remote: { address: ends.remoteAddress, port: this.#remotePort },
       fiveTuple: this.key,
@@ -206,6 +266,7 @@ export class ConnectionRecord implements ConnectionHooks {
       bytesOut: this.bytesOut,
       ageMs: (this.#closedAt ?? now) - this.acceptedAt,
       ...(this.#closedBy ? { closedBy: this.#closedBy, closeReason: this.#closeReason ?? '' } : {}),
+      ...(this.#http2 === undefined ? {} : this.#http2.toJSON(now)),
     };
   }
 }
@@ -217,6 +278,8 @@ export interface ConnectionSnapshot {
   /** The byte that decided, as `0x16`, when the port serves TLS and cleartext and had to look. */
   firstByte?: string;
   tls?: TlsDetails;
+  /** The HTTP version the connection speaks: `2` once an HTTP/2 session runs on it. */
+  http: '1.1' | '2';
   local: { address: string; port: number };
   remote: { address: string; port: number };
   fiveTuple: string;
@@ -228,6 +291,10 @@ export interface ConnectionSnapshot {
   ageMs: number;
   closedBy?: ClosedBy;
   closeReason?: string;
+  /** HTTP/2 only: the streams (live ones, then the last few closed), how many were opened, both SETTINGS. */
+  streams?: StreamSnapshot[];
+  streamsOpened?: number;
+  settings?: { server: Record<string, number | boolean> | null; client: Record<string, number | boolean> | null };
 }
 
 /**
@@ -240,7 +307,7 @@ export class ConnectionTable {
   readonly #byRemoteAddress = new Map<string, SharedEnds[]>();
   /** Where rows report closes and, as their connections' hooks, protocol trace events. */
   readonly events: LabEvents | undefined;
-  readonly frontDoor: FrontDoorCounts = { http: 0, tls: 0, unknown: 0, tlsNotClientHello: 0, tlsHandshakeFailed: 0, tlsHandshakeTimeout: 0 };
+  readonly frontDoor: FrontDoorCounts = { http: 0, tls: 0, h2: 0, unknown: 0, tlsNotClientHello: 0, tlsHandshakeFailed: 0, tlsHandshakeTimeout: 0 };
   #size = 0;
   #nextId = 1;
 

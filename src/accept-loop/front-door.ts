@@ -6,6 +6,8 @@
  *        all a server can know before decrypting anything — then give every byte received so far to
  *        node:tls, and speak HTTP/1.1 inside the TLS session once the handshake is done
  *   a token character, CR or LF (an HTTP/1.1 request line) → straight to HTTP/1.1, with the bytes read
+ *   the 24-byte HTTP/2 preface `PRI * HTTP/2.0…` (prior knowledge, RFC 9113 §3.3) → node:http2
+ *   (inside TLS, ALPN `h2` → node:http2 as well)
  *   anything else → 400 in cleartext, then close
  *
  * The decisions are pure functions of the bytes (sniff.ts, tls/client-hello.ts); this file owns the socket
@@ -18,9 +20,10 @@ import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { formatResponseHead } from '../http/response.js';
 import { ConnectionState } from './connection-state.js';
-import type { ConnectionRecord, FrontDoorCounts, TlsDetails } from './connection-table.js';
+import type { ConnectionRecord, TlsDetails } from './connection-table.js';
 import type { Deadline } from './deadline-wheel.js';
 import { HttpConnection } from './http-connection.js';
+import { Http2Connection } from './http2-connection.js';
 import type { ConnectionServices } from './services.js';
 import { sniffTransport } from './sniff.js';
 import { ClientHelloReader } from './tls/client-hello.js';
@@ -46,7 +49,8 @@ export class FrontDoor implements Deadline {
   readonly #socket: Socket;
   readonly #record: ConnectionRecord;
   readonly #services: ConnectionServices;
-  readonly #tls: FrontDoorTls;
+  /** Undefined when the port serves cleartext only: a ClientHello then gets a 400 saying so. */
+  readonly #tls: FrontDoorTls | undefined;
   /** Every chunk read so far, kept as received: the chosen reader gets all of them. */
   #received: Buffer[] = [];
   #receivedBytes = 0;
@@ -87,7 +91,7 @@ export class FrontDoor implements Deadline {
     this[kRecord].socket.destroy();
   };
 
-  constructor(socket: Socket, record: ConnectionRecord, services: ConnectionServices, tls: FrontDoorTls) {
+  constructor(socket: Socket, record: ConnectionRecord, services: ConnectionServices, tls: FrontDoorTls | undefined) {
     this.#socket = socket;
     this.#record = record;
     this.#services = services;
@@ -131,10 +135,16 @@ export class FrontDoor implements Deadline {
         ...(verdict.kind === 'unknown' ? { reason: verdict.reason } : {}),
       });
     }
-    count(table.frontDoor, verdict.kind);
+    table.frontDoor[verdict.kind]++;
     if (verdict.kind === 'http') {
       record.noteFirstByte(firstByte);
       this.#toHttp();
+    } else if (verdict.kind === 'h2') {
+      record.noteFirstByte(firstByte);
+      this.#toHttp2();
+    } else if (verdict.kind === 'tls' && this.#tls === undefined) {
+      record.noteFirstByte(firstByte);
+      this.#refuse('this is a TLS ClientHello, but this port has no certificate: it speaks cleartext HTTP only (serve --tls-self-signed or --tls-cert/--tls-key to add TLS)');
     } else if (verdict.kind === 'tls') {
       this.#details = { sni: null, offeredAlpn: [], version: null, cipher: null, alpn: null };
       record.noteFirstByte(firstByte, this.#details);
@@ -185,8 +195,8 @@ export class FrontDoor implements Deadline {
     // node:tls reads what is buffered on the socket first ("emulate receiving it"), then the TCP handle.
     const secure = new TLSSocket(socket, {
       isServer: true,
-      secureContext: this.#tls.secureContext,
-      ALPNProtocols: [...this.#tls.alpnProtocols],
+      secureContext: this.#tls!.secureContext,
+      ALPNProtocols: [...this.#tls!.alpnProtocols],
     }) as SecureWithRecord;
     secure[kRecord] = this.#record;
     secure[kDoor] = this;
@@ -214,8 +224,15 @@ export class FrontDoor implements Deadline {
         type: 'tls', id: record.id, fiveTuple: record.key, phase: 'established',
         detail: `${details.version ?? 'TLS'} ${details.cipher ?? ''}, ALPN ${details.alpn ?? '(none)'}${details.sni ? `, SNI ${details.sni}` : ''}`,
       });
-      events.report({ type: 'state', id: record.id, fiveTuple: record.key, from: ConnectionState.Tls, to: ConnectionState.Http });
     }
+    if (details.alpn === 'h2') {
+      // RFC 9113 §3.2: "h2" agreed by ALPN means both sides speak HTTP/2 from the first byte inside TLS.
+      const connection = new Http2Connection(secure, this.#socket, record, this.#services);
+      record.onShutdown(Http2Connection.shutdown, connection);
+      connection.start();
+      return;
+    }
+    if (events.active) events.report({ type: 'state', id: record.id, fiveTuple: record.key, from: ConnectionState.Tls, to: ConnectionState.Http });
     record.transition(ConnectionState.Http);
     const connection = new HttpConnection(secure, this.#socket, record, this.#services);
     record.onShutdown(HttpConnection.shutdown, connection);
@@ -245,6 +262,18 @@ export class FrontDoor implements Deadline {
     record.transition(ConnectionState.Http);
     const connection = new HttpConnection(this.#socket, this.#socket, record, this.#services);
     record.onShutdown(HttpConnection.shutdown, connection);
+    connection.start(initial);
+  }
+
+  /** RFC 9113 §3.3: prior knowledge; the preface and whatever followed it are node:http2's to read. */
+  #toHttp2(): void {
+    this.#phase = 'done';
+    this.#disarm();
+    this.#release();
+    const initial = this.#received.length === 1 ? this.#received[0]! : Buffer.concat(this.#received, this.#receivedBytes);
+    this.#received = [];
+    const connection = new Http2Connection(this.#socket, this.#socket, this.#record, this.#services);
+    this.#record.onShutdown(Http2Connection.shutdown, connection);
     connection.start(initial);
   }
 
@@ -325,8 +354,4 @@ export class FrontDoor implements Deadline {
     socket.off('close', FrontDoor.#onClose);
     socket[kDoor] = undefined;
   }
-}
-
-function count(counts: FrontDoorCounts, kind: 'tls' | 'http' | 'unknown'): void {
-  counts[kind]++;
 }

@@ -36,6 +36,13 @@ export interface HandoverInput {
   readonly state: unknown;
 }
 
+/** Whom a takeover's end is told to: the connection's row, or an HTTP/2 stream's (with its connection's id and 5-tuple). */
+export interface TakeoverOwner {
+  readonly id: number;
+  readonly key: string;
+  noteClose(by: 'client' | 'server', reason: string): void;
+}
+
 export function handOver(input: HandoverInput): void {
   const { socket, raw, record, services, handler } = input;
   // Throws on a second takeover of the same connection: upgraded → upgraded is not a legal edge.
@@ -56,16 +63,24 @@ export function handOver(input: HandoverInput): void {
     status: 101,
     headers: [['Connection', 'Upgrade'], ['Upgrade', handler.token], ...input.headers],
   }));
-  let outcome: void | PromiseLike<void>;
   const ends: TakeoverEnds = { socket, raw, record, events, token: handler.token };
+  runTakeover(handler, takeoverContext(input), ends, socket);
+}
+
+/**
+ * Call `takeover` once and supervise what it returns (steps 3 above), for any carrier: a socket after a
+ * 101 or an HTTP/2 stream after a 200. `corked` is uncorked as soon as `takeover` has returned or thrown.
+ */
+export function runTakeover(handler: ProtocolHandler<any>, context: TakeoverContext<any>, ends: TakeoverEnds, corked?: Duplex): void {
+  let outcome: void | PromiseLike<void>;
   try {
-    outcome = handler.takeover(takeoverContext(input));
+    outcome = handler.takeover(context);
   } catch (error) {
-    socket.uncork();
+    corked?.uncork();
     takeoverFailed(ends, error);
     return;
   }
-  socket.uncork();
+  corked?.uncork();
   watchTakeover(ends, outcome, handler.managesSocket === true);
 }
 
@@ -73,10 +88,11 @@ export function handOver(input: HandoverInput): void {
  * What the loop needs once `takeover` has returned, apart from `input`: the closures below live as long
  * as the handler's promise (often the connection), and must not keep the request and head bytes alive.
  */
-interface TakeoverEnds {
+export interface TakeoverEnds {
   readonly socket: Duplex;
-  readonly raw: Socket;
-  readonly record: ConnectionRecord;
+  /** What to destroy with `socket`: the TCP socket under a TLS/1.0 session; `socket` itself otherwise. */
+  readonly raw: Duplex;
+  readonly record: TakeoverOwner;
   readonly events: ConnectionServices['events'];
   readonly token: string;
 }

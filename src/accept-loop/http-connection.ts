@@ -20,14 +20,13 @@ import { formatResponseHead, reasonPhrase } from '../http/response.js';
 import type { HandshakeDecision, ProtocolHandler } from '../registry/plugin.js';
 import { parseUpgradeOffers } from '../registry/upgrade-offers.js';
 import type { HttpResponse } from '../server/router.js';
+import { routeRequest, type RoutedAnswer } from '../server/route-request.js';
 import type { ConnectionRecord } from './connection-table.js';
 import { ConnectionState } from './connection-state.js';
 import { handOver } from './handover.js';
 import type { Deadline } from './deadline-wheel.js';
 import type { ConnectionServices } from './services.js';
 
-/** Methods this server knows (RFC 9110 §9). Any other token gets 501; a known one a route lacks gets 405. */
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 const EMPTY = new Uint8Array(0);
 /** Frozen, so a body piece pushed for a request declared without content would throw, not leak across requests. */
 const NO_BODY = Object.freeze([]) as unknown as Uint8Array[];
@@ -211,61 +210,25 @@ export class HttpConnection implements Deadline {
   }
 
   #serve(head: RequestHead, body: Uint8Array): void {
-    const method = head.method;
-    if (!KNOWN_METHODS.has(method)) {
-      this.#respond(head, { status: 501, body: `501 Not Implemented\nthis server does not implement the method ${method}\n` });
-      return;
+    const answer = routeRequest(this.#services.router, head, body, this.#record);
+    if (answer instanceof Promise) {
+      this.#busy = true;
+      void answer.then((settled) => {
+        this.#busy = false;
+        if (this.#detached || this.#socket.destroyed) return;
+        this.#deliver(head, settled);
+        this.#pump();
+      });
+    } else {
+      this.#deliver(head, answer);
     }
-    if (method === 'CONNECT') {
-      // Not a proxy: refuse the tunnel in HTTP terms, then close, since a CONNECT client expects a tunnel.
-      this.#respond(head, { status: 501, body: '501 Not Implemented\nthis server is not a proxy; CONNECT is refused\n' }, true);
-      return;
+  }
+
+  #deliver(head: RequestHead, answer: RoutedAnswer): void {
+    if (answer.failure !== undefined) {
+      this.#services.events.report({ type: 'error', id: this.#record.id, fiveTuple: this.#record.key, code: 'ERR_ROUTE_HANDLER', message: errorMessage(answer.failure) });
     }
-    if (head.targetForm === 'asterisk') {
-      // OPTIONS * asks about the server as a whole (RFC 9110 §9.3.7).
-      this.#respond(head, { status: 200, headers: [['Allow', 'GET, HEAD, POST, OPTIONS']] });
-      return;
-    }
-    const match = this.#services.router.match(method, head.path);
-    switch (match.kind) {
-      case 'handler': {
-        let result: HttpResponse | Promise<HttpResponse>;
-        try {
-          result = match.handler({ head, body, connection: this.#record });
-        } catch (error) {
-          this.#internalError(head, error);
-          return;
-        }
-        if (result instanceof Promise) {
-          this.#busy = true;
-          result.then(
-            (response) => { this.#busy = false; if (!this.#detached && !this.#socket.destroyed) { this.#respond(head, response); this.#pump(); } },
-            (error) => { this.#busy = false; this.#internalError(head, error); },
-          );
-        } else {
-          this.#respond(head, result);
-        }
-        return;
-      }
-      case 'not-found':
-        this.#respond(head, { status: 404, body: `404 Not Found\n${head.path}\n` });
-        return;
-      case 'method-not-allowed':
-        if (method === 'OPTIONS') {
-          this.#respond(head, { status: 204, headers: [['Allow', match.allow.join(', ')]] });
-        } else {
-          this.#respond(head, { status: 405, headers: [['Allow', match.allow.join(', ')]], body: `405 Method Not Allowed\n${method} ${head.path}\n` });
-        }
-        return;
-      case 'upgrade-required':
-        // RFC 9110 §15.5.22: 426 MUST carry Upgrade naming the acceptable protocols.
-        this.#respond(head, {
-          status: 426,
-          headers: [['Upgrade', match.tokens.join(', ')], ['Connection', 'Upgrade']],
-          body: `426 Upgrade Required\n${head.path} speaks only ${match.tokens.join(', ')}; send Connection: Upgrade and Upgrade: ${match.tokens[0]}\n`,
-        });
-        return;
-    }
+    this.#respond(head, answer.response, answer.close);
   }
 
   /**
@@ -348,11 +311,6 @@ export class HttpConnection implements Deadline {
 
   #reportState(from: ConnectionState, to: ConnectionState): void {
     if (this.#services.events.active) this.#services.events.report({ type: 'state', id: this.#record.id, fiveTuple: this.#record.key, from, to });
-  }
-
-  #internalError(head: RequestHead, error: unknown): void {
-    this.#services.events.report({ type: 'error', id: this.#record.id, fiveTuple: this.#record.key, code: 'ERR_ROUTE_HANDLER', message: errorMessage(error) });
-    this.#respond(head, { status: 500, body: '500 Internal Server Error\n' }, true);
   }
 
   /** A peer's protocol error: answer once with its status, then close (RFC 9112 §9.6 — framing is now unknown). */
@@ -474,7 +432,7 @@ export class HttpConnection implements Deadline {
   }
 }
 
-class HandshakeTimeout extends Error {}
+export class HandshakeTimeout extends Error {}
 
 type HandlerMatches = ReturnType<ConnectionServices['registry']['resolve']>;
 const ACCEPT: HandshakeDecision = Object.freeze({ action: 'accept' });
@@ -484,7 +442,7 @@ export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T
 }
 
 /** `decision`, or a HandshakeTimeout if it has not settled within `ms`. */
-function settleWithin<T>(decision: Promise<T>, ms: number): Promise<T> {
+export function settleWithin<T>(decision: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new HandshakeTimeout()), ms);
     timer.unref();

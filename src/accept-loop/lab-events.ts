@@ -9,12 +9,16 @@ export type LabEvent =
   | { type: 'listen'; time: number; address: string; port: number }
   | { type: 'accept'; time: number; id: number; fiveTuple: string; live: number }
   | { type: 'refuse'; time: number; fiveTuple: string; reason: string }
-  | { type: 'sniff'; time: number; id: number; fiveTuple: string; firstByte: number; decided: 'tls' | 'http' | 'unknown'; reason?: string }
+  | { type: 'sniff'; time: number; id: number; fiveTuple: string; firstByte: number; decided: 'tls' | 'http' | 'h2' | 'unknown'; reason?: string }
   | { type: 'tls'; time: number; id: number; fiveTuple: string; phase: 'client-hello' | 'established' | 'failed'; detail: string }
   | { type: 'request'; time: number; id: number; fiveTuple: string; method: string; target: string; version: string; upgrade?: string }
   | { type: 'response'; time: number; id: number; fiveTuple: string; status: number; bytes: number }
   | { type: 'upgrade'; time: number; id: number; fiveTuple: string; protocol: string; headBytes: number }
-  | { type: 'protocol'; time: number; id: number; fiveTuple: string; protocol: string; kind: string; detail: string; direction?: 'in' | 'out' }
+  | { type: 'protocol'; time: number; id: number; fiveTuple: string; stream?: number; protocol: string; kind: string; detail: string; direction?: 'in' | 'out' }
+  /** HTTP/2: a stream opened (its request) or closed (why), on connection `id`. */
+  | { type: 'stream'; time: number; id: number; fiveTuple: string; stream: number; phase: 'open' | 'close'; detail: string }
+  /** HTTP/2: the SETTINGS one side announced (RFC 9113 §6.5), as `name=value` pairs. */
+  | { type: 'settings'; time: number; id: number; fiveTuple: string; side: 'server' | 'client'; settings: string }
   | { type: 'state'; time: number; id: number; fiveTuple: string; from: ConnectionState; to: ConnectionState }
   | { type: 'close'; time: number; id: number; fiveTuple: string; closedBy: string; reason: string; bytesIn: number; bytesOut: number }
   | { type: 'error'; time: number; id?: number; fiveTuple?: string; code: string; message: string }

@@ -24,6 +24,8 @@ export type SniffResult =
   | { readonly kind: 'tls'; readonly firstByte: number; readonly recordVersion: number }
   /** The first byte of an HTTP/1.1 request: a method's first tchar, or CR/LF of a leading empty line. */
   | { readonly kind: 'http'; readonly firstByte: number }
+  /** The whole HTTP/2 client connection preface (RFC 9113 §3.4): cleartext HTTP/2 with prior knowledge. */
+  | { readonly kind: 'h2'; readonly firstByte: number }
   /** Too few bytes to decide (none yet, or a TLS record header cut short). */
   | { readonly kind: 'need-data' }
   /** Neither: `reason` says why, in a sentence for the trace; `firstByte` is the byte that was looked at. */
@@ -31,8 +33,14 @@ export type SniffResult =
 
 export type SniffKind = SniffResult['kind'];
 
-/** The most bytes `sniffTransport` ever needs for a verdict (a TLS record header's type and version). */
-export const SNIFF_BYTES = 3;
+/**
+ * RFC 9113 §3.4: "the connection preface starts with the string PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n". It was
+ * chosen so that an HTTP/1.1 server reads it as a request with an unknown method and version and fails.
+ */
+export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** The most bytes `sniffTransport` ever needs for a verdict: the whole HTTP/2 preface. */
+export const SNIFF_BYTES = HTTP2_PREFACE.length;
 
 /** RFC 8446 §5.1: ContentType handshake(22). */
 export const TLS_HANDSHAKE_RECORD = 0x16;
@@ -55,13 +63,22 @@ export function sniffTransport(bytes: Uint8Array): SniffResult {
   // RFC 9112 §3: request-line = method SP request-target SP HTTP-version, and RFC 9110 §9.1 / §5.6.2:
   // method = token, a run of tchar. Any tchar may begin an extension method, so every one means 'http';
   // a bad method is then the HTTP parser's to answer (400/501), which a learner sees as a response.
-  // The HTTP/2 connection preface (RFC 9113 §3.4) starts "PRI * HTTP/2.0": 'P' is a tchar, so prior-
-  // knowledge h2 is 'http' here too; telling it apart needs the whole 24-byte preface (a later issue).
+  // The HTTP/2 connection preface (RFC 9113 §3.4) starts "PRI * HTTP/2.0": 'P' is a tchar too, so a 'P'
+  // waits for as many bytes as still match the preface (POST and PUT part ways at the second byte).
+  if (first === HTTP2_PREFACE[0]) return sniffPreface(bytes);
   if (TCHAR[first] === 1) return { kind: 'http', firstByte: first };
   // RFC 9112 §2.2: "a server that is expecting to receive and parse a request-line SHOULD ignore at least
   // one empty line (CRLF) received prior to the request-line." (A bare LF is the HTTP parser's to refuse.)
   if (first === CR || first === LF) return { kind: 'http', firstByte: first };
   return { kind: 'unknown', firstByte: first, reason: unknownReason(first) };
+}
+
+function sniffPreface(bytes: Uint8Array): SniffResult {
+  const n = Math.min(bytes.length, HTTP2_PREFACE.length);
+  for (let i = 1; i < n; i++) {
+    if (bytes[i] !== HTTP2_PREFACE[i]) return { kind: 'http', firstByte: bytes[0]! };
+  }
+  return n === HTTP2_PREFACE.length ? { kind: 'h2', firstByte: bytes[0]! } : NEED_DATA;
 }
 
 /**

@@ -227,7 +227,7 @@ export class ParsedRequestHead implements RequestHead {
     readonly targetForm: TargetForm,
     readonly path: string,
     readonly query: string,
-    readonly version: '1.0' | '1.1',
+    readonly version: RequestHead['version'],
     readonly fields: readonly Field[],
     readonly host: string,
     readonly keepAlive: boolean,

@@ -21,7 +21,8 @@ export interface RequestHead {
   readonly path: string;
   /** The query with its leading `?`, or ''. */
   readonly query: string;
-  readonly version: '1.0' | '1.1';
+  /** `2` for a request that came on an HTTP/2 stream (its fields are then lower-case, RFC 9113 §8.2.1). */
+  readonly version: '1.0' | '1.1' | '2';
   /** Field lines in arrival order; values with surrounding whitespace removed (RFC 9110 §5.5). */
   readonly fields: readonly Field[];
   /** Host from the absolute-form target if present (RFC 9112 §3.2.2), else the Host field; '' in 1.0 without one. */

@@ -39,7 +39,7 @@ export interface ServerOptions {
   builtinRoutes?: boolean;
   /**
    * Serve TLS on the same port as cleartext: each connection's first byte decides (0x16 → TLS). The
-   * certificate (chain) and key are PEM; `alpnProtocols` defaults to `['http/1.1']`.
+   * certificate (chain) and key are PEM; `alpnProtocols` defaults to `['h2', 'http/1.1']`.
    */
   tls?: ServerTlsOptions;
 }
@@ -135,16 +135,8 @@ export class SwitchyardServer {
     (socket as TrackedSocket)[kRecord] = record;
     socket.on('error', onTrackedSocketError);
     socket.on('close', onTrackedSocketClose);
-    const tls = this.#services.frontDoorTls;
-    if (tls !== undefined) {
-      // TLS and cleartext share the port: the first byte decides who reads the rest (front-door.ts).
-      new FrontDoor(socket, record, this.#services, tls).start();
-      return;
-    }
-    record.transition(ConnectionState.Http);
-    const connection = new HttpConnection(socket, socket, record, this.#services);
-    record.onShutdown(HttpConnection.shutdown, connection);
-    connection.start();
+    // TLS, HTTP/1.1 and HTTP/2 share the port: the first bytes decide who reads the rest (front-door.ts).
+    new FrontDoor(socket, record, this.#services, this.#services.frontDoorTls).start();
   }
 
   /** The listener's own address when bound to one (no getsockname), the kernel's answer otherwise. */
@@ -201,7 +193,8 @@ function frontDoorTlsOf(options: ServerTlsOptions): FrontDoorTls {
   try {
     return {
       secureContext: createSecureContext({ cert: pem(options.cert), key: pem(options.key) }),
-      alpnProtocols: options.alpnProtocols ?? ['http/1.1'],
+      // RFC 7301 §3.2: the server picks; h2 first, as every HTTP/2 server does, http/1.1 for the rest.
+      alpnProtocols: options.alpnProtocols ?? ['h2', 'http/1.1'],
     };
   } catch (error) {
     throw new UsageError('ERR_BAD_TLS_CONFIG', `cannot use the TLS certificate and key: ${(error as Error).message}`);

@@ -22,7 +22,9 @@ function describe(event: LabEvent): string {
     case 'request': return `${event.method} ${event.target} HTTP/${event.version}${event.upgrade ? ` Upgrade: ${event.upgrade}` : ''}`;
     case 'response': return `${event.status} (${event.bytes} B body)`;
     case 'upgrade': return `101 Switching Protocols → ${event.protocol} (${event.headBytes} B arrived with the request)`;
-    case 'protocol': return `${event.protocol} ${event.direction === 'out' ? '→' : event.direction === 'in' ? '←' : '·'} ${event.kind} ${event.detail}`;
+    case 'stream': return `stream ${event.stream} ${event.phase} ${event.detail}`;
+    case 'settings': return `${event.side} SETTINGS ${event.settings}`;
+    case 'protocol': return `${event.stream === undefined ? '' : `stream ${event.stream} `}${event.protocol} ${event.direction === 'out' ? '→' : event.direction === 'in' ? '←' : '·'} ${event.kind} ${event.detail}`;
     case 'state': return `${event.from} → ${event.to}`;
     case 'close': return `closed by ${event.closedBy}: ${event.reason} (in ${event.bytesIn} B, out ${event.bytesOut} B)`;
     case 'error': return `${event.code}: ${event.message}`;

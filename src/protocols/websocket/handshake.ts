@@ -40,8 +40,8 @@ export interface HandshakeOptions {
 export type HandshakeResult =
   | {
       readonly ok: true;
-      /** The `Sec-WebSocket-Accept` value. */
-      readonly accept: string;
+      /** The `Sec-WebSocket-Accept` value; undefined over HTTP/2, which has no key to answer (RFC 8441 §5). */
+      readonly accept: string | undefined;
       /** The chosen subprotocol, or undefined when none was agreed. */
       readonly protocol: string | undefined;
       /** What the client offered in `Sec-WebSocket-Extensions`; none is accepted. */
@@ -57,43 +57,61 @@ export function validateClientHandshake(head: RequestHead, options: HandshakeOpt
     if (!isToken(protocol)) throw new UsageError('ERR_INVALID_SUBPROTOCOL', `subprotocol "${protocol}" is not a token`);
   }
 
-  // §4.1 item 1: "The method of the request MUST be GET". RFC 9110 §15.5.6: a 405 "MUST generate an
-  // Allow header field", which tells the client what would work; that is more useful than a bare 400.
-  if (head.method !== 'GET') {
-    return refuse(Err.MethodNotAllowed, `the opening handshake must be GET, not ${head.method}`, 405, [['Allow', 'GET']]);
+  let key: string | undefined;
+  if (head.version === '2') {
+    // RFC 8441 §5: over HTTP/2 the handshake is an extended CONNECT with :protocol websocket (the
+    // registry matched it). "The HTTP/1.1 Connection, Upgrade, Sec-WebSocket-Key and Sec-WebSocket-Accept
+    // fields are not used": no key, no accept; the version, subprotocol and extension fields stay.
+    if (head.method !== 'CONNECT') {
+      return refuse(Err.MethodNotAllowed, `WebSocket over HTTP/2 is an extended CONNECT, not ${head.method} (RFC 8441 §5)`, 405, [['Allow', 'CONNECT']]);
+    }
+    // RFC 8441 §4: ":authority" carries the host, like Host in HTTP/1.1.
+    if (head.host === '') return refuse(Err.MissingHost, 'the extended CONNECT has no :authority');
+    const versions = head.getAll('sec-websocket-version');
+    if (versions.length !== 1 || versions[0]!.trim() !== WEBSOCKET_VERSION) {
+      // 426 needs an Upgrade field (RFC 9110 §15.5.22), which HTTP/2 forbids (RFC 9113 §8.2.2): a 400
+      // with the version we speak says the same (RFC 6455 §4.4).
+      return refuse(Err.UnsupportedVersion, `unsupported sec-websocket-version ${JSON.stringify(versions.join(', '))}`, 400, [['Sec-WebSocket-Version', WEBSOCKET_VERSION]]);
+    }
+  } else {
+    // §4.1 item 1: "The method of the request MUST be GET". RFC 9110 §15.5.6: a 405 "MUST generate an
+    // Allow header field", which tells the client what would work; that is more useful than a bare 400.
+    if (head.method !== 'GET') {
+      return refuse(Err.MethodNotAllowed, `the opening handshake must be GET, not ${head.method}`, 405, [['Allow', 'GET']]);
+    }
+    // §4.1 item 1: "the HTTP version MUST be at least 1.1".
+    if (head.version !== '1.1') return refuse(Err.HttpVersion, 'the opening handshake needs HTTP/1.1');
+    // §4.2.1 item 2: "A |Host| header field containing the server's authority."
+    if (head.host === '') return refuse(Err.MissingHost, 'the opening handshake has no Host');
+    // §4.2.1 item 3: "An |Upgrade| header field containing the value "websocket", treated as an ASCII
+    // case-insensitive value."
+    if (!listHasToken(head.getAll('upgrade'), 'websocket')) {
+      return refuse(Err.MissingUpgrade, 'Upgrade does not include websocket');
+    }
+    // §4.2.1 item 4: "A |Connection| header field that includes the token "Upgrade", treated as an ASCII
+    // case-insensitive value." (connectionTokens are lower-cased by the HTTP parser.)
+    if (!head.connectionTokens.includes('upgrade')) {
+      return refuse(Err.MissingConnectionUpgrade, 'Connection does not include upgrade');
+    }
+    // §4.2.1 item 6 and §4.4: for a version it does not speak, the server "MUST abort the WebSocket
+    // handshake" with "an appropriate HTTP error code (such as 426 Upgrade Required) and a
+    // |Sec-WebSocket-Version| header field indicating the version(s) the server is capable of
+    // understanding". RFC 9110 §15.5.22: a 426 "MUST send an Upgrade header field".
+    const versions = head.getAll('sec-websocket-version');
+    if (versions.length !== 1 || versions[0]!.trim() !== WEBSOCKET_VERSION) {
+      return refuse(Err.UnsupportedVersion, `unsupported Sec-WebSocket-Version ${JSON.stringify(versions.join(', '))}`, 426, [
+        ['Sec-WebSocket-Version', WEBSOCKET_VERSION],
+        ['Upgrade', 'websocket'],
+      ]);
+    }
+    // §4.2.1 item 5: "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded, is
+    // 16 bytes in length." §11.3.1: it "MUST NOT appear more than once in an HTTP request".
+    const keys = head.getAll('sec-websocket-key');
+    if (keys.length !== 1 || !isValidClientKey(keys[0]!)) {
+      return refuse(Err.InvalidKey, 'Sec-WebSocket-Key must be one base64 value of 16 bytes');
+    }
+    key = keys[0]!;
   }
-  // §4.1 item 1: "the HTTP version MUST be at least 1.1".
-  if (head.version !== '1.1') return refuse(Err.HttpVersion, 'the opening handshake needs HTTP/1.1');
-  // §4.2.1 item 2: "A |Host| header field containing the server's authority."
-  if (head.host === '') return refuse(Err.MissingHost, 'the opening handshake has no Host');
-  // §4.2.1 item 3: "An |Upgrade| header field containing the value "websocket", treated as an ASCII
-  // case-insensitive value."
-  if (!listHasToken(head.getAll('upgrade'), 'websocket')) {
-    return refuse(Err.MissingUpgrade, 'Upgrade does not include websocket');
-  }
-  // §4.2.1 item 4: "A |Connection| header field that includes the token "Upgrade", treated as an ASCII
-  // case-insensitive value." (connectionTokens are lower-cased by the HTTP parser.)
-  if (!head.connectionTokens.includes('upgrade')) {
-    return refuse(Err.MissingConnectionUpgrade, 'Connection does not include upgrade');
-  }
-  // §4.2.1 item 6 and §4.4: for a version it does not speak, the server "MUST abort the WebSocket
-  // handshake" with "an appropriate HTTP error code (such as 426 Upgrade Required) and a
-  // |Sec-WebSocket-Version| header field indicating the version(s) the server is capable of
-  // understanding". RFC 9110 §15.5.22: a 426 "MUST send an Upgrade header field".
-  const versions = head.getAll('sec-websocket-version');
-  if (versions.length !== 1 || versions[0]!.trim() !== WEBSOCKET_VERSION) {
-    return refuse(Err.UnsupportedVersion, `unsupported Sec-WebSocket-Version ${JSON.stringify(versions.join(', '))}`, 426, [
-      ['Sec-WebSocket-Version', WEBSOCKET_VERSION],
-      ['Upgrade', 'websocket'],
-    ]);
-  }
-  // §4.2.1 item 5: "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when decoded, is
-  // 16 bytes in length." §11.3.1: it "MUST NOT appear more than once in an HTTP request".
-  const keys = head.getAll('sec-websocket-key');
-  if (keys.length !== 1 || !isValidClientKey(keys[0]!)) {
-    return refuse(Err.InvalidKey, 'Sec-WebSocket-Key must be one base64 value of 16 bytes');
-  }
-  const key = keys[0]!;
   // §4.2.2 item 4 ("the server MAY ... check the Origin") and §10.2: refuse with 403.
   if (allowedOrigins !== undefined) {
     const origin = head.get('origin');
@@ -122,8 +140,8 @@ export function validateClientHandshake(head: RequestHead, options: HandshakeOpt
   const extensionOffers = parseExtensions(head.getAll('sec-websocket-extensions'));
   if (extensionOffers === undefined) return refuse(Err.InvalidExtensions, 'Sec-WebSocket-Extensions is malformed');
 
-  const accept = computeAcceptKey(key);
-  const responseHeaders: Array<[string, string]> = [['Sec-WebSocket-Accept', accept]];
+  const accept = key === undefined ? undefined : computeAcceptKey(key);
+  const responseHeaders: Array<[string, string]> = accept === undefined ? [] : [['Sec-WebSocket-Accept', accept]];
   if (protocol !== undefined) responseHeaders.push(['Sec-WebSocket-Protocol', protocol]);
   return { ok: true, accept, protocol, extensionOffers, responseHeaders };
 }
