@@ -6,6 +6,7 @@
  * a URL whose host name resolves there, and verify the certificate against the one they are given.
  */
 import { once } from 'node:events';
+import { connect as http2Connect, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type IncomingHttpStatusHeader } from 'node:http2';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { DEFAULT_LIMITS } from '../limits.js';
@@ -13,6 +14,8 @@ import { type ResponseHead, ResponseHeadParser } from '../http/response-parser.j
 import { connect as connectWebSocket } from '../protocols/websocket/client.js';
 import { buildClientHandshakeRequest, generateClientKey, verifyServerHandshake } from '../protocols/websocket/handshake.js';
 import { WebSocket } from '../protocols/websocket/session.js';
+import { encodeFrame, FrameDecoder, type FrameHeader, Opcode } from '../protocols/websocket/frame-codec.js';
+import { createMaskSource } from '../protocols/websocket/mask.js';
 import { openUpgrade, type UpgradeTarget } from '../cli/upgrade-client.js';
 
 /** Generous: the machine may be busy with other work; nothing here should take more than milliseconds. */
@@ -212,4 +215,161 @@ export async function openSecureWebSocket(port: number, path: string, target: Se
     protocol: verdict.protocol ?? '',
   }, rest);
   return { ws, socket, clientPort: socket.localPort ?? 0 };
+}
+
+// HTTP/2 (experiment one-connection): one session, many streams. node:http2's client speaks HTTP/2 with
+// prior knowledge on http:// (RFC 9113 §3.3: the preface first, no Upgrade), so every stream below shares
+// one TCP connection, one 5-tuple.
+
+/** An HTTP/2 session to 127.0.0.1:`port` over cleartext, once the server's SETTINGS have arrived. */
+export async function openHttp2Session(port: number): Promise<ClientHttp2Session> {
+  const session = http2Connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  try {
+    await withTimeout(once(session, 'remoteSettings'), WAIT_MS, "the server's SETTINGS");
+  } catch (error) {
+    session.destroy();
+    throw error;
+  }
+  return session;
+}
+
+/** The client's port of a session: the one part of the 5-tuple all its streams share with nobody else. */
+export const sessionClientPort = (session: ClientHttp2Session): number => (session.socket as Socket).localPort ?? 0;
+
+/** The `:status` of a stream's response (and its other header fields), bounded by WAIT_MS. */
+export async function responseOf(stream: ClientHttp2Stream): Promise<IncomingHttpHeaders & IncomingHttpStatusHeader> {
+  const [headers] = await withTimeout(once(stream, 'response'), WAIT_MS, 'the response HEADERS') as [IncomingHttpHeaders & IncomingHttpStatusHeader];
+  return headers;
+}
+
+/** The whole body of a stream, until END_STREAM. */
+export async function bodyOf(stream: ClientHttp2Stream): Promise<string> {
+  const chunks: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await withTimeout(once(stream, 'end'), WAIT_MS, 'the end of the response');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * RFC 8441 §4 extended CONNECT: `:method CONNECT`, `:protocol`, `:scheme`, `:path`, `:authority`. The
+ * server must have announced SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (§3), or node refuses to send it.
+ * Resolves with the stream once the server answered `:status 200`.
+ */
+export async function extendedConnect(session: ClientHttp2Session, path: string, protocol: string, fields: Record<string, string> = {}): Promise<ClientHttp2Stream> {
+  const stream = session.request({ ':method': 'CONNECT', ':protocol': protocol, ':scheme': 'http', ':path': path, ...fields });
+  stream.on('error', () => {});
+  const headers = await responseOf(stream);
+  if (headers[':status'] !== 200) {
+    stream.close();
+    throw new Error(`extended CONNECT :protocol ${protocol} on ${path} → ${String(headers[':status'])}`);
+  }
+  return stream;
+}
+
+/** A WebSocket over one HTTP/2 stream (RFC 8441 §5): frames written with the project's codec, masked. */
+export class StreamWebSocket {
+  readonly stream: ClientHttp2Stream;
+  readonly #decoder = new FrameDecoder({ role: 'client' });
+  readonly #mask = createMaskSource();
+  readonly #frames: Array<{ opcode: number; payload: Buffer }> = [];
+  #header: FrameHeader | undefined;
+  #payload: Buffer[] = [];
+  #waiting: (() => void) | undefined;
+
+  constructor(stream: ClientHttp2Stream) {
+    this.stream = stream;
+    stream.on('data', (chunk: Buffer) => {
+      this.#decoder.receive(chunk);
+      for (let event = this.#decoder.next(); event.type !== 'need-data'; event = this.#decoder.next()) {
+        if (event.type === 'error') { stream.destroy(event.error); return; }
+        if (event.type === 'header') { this.#header = event.header; this.#payload = []; }
+        if (event.type === 'payload') this.#payload.push(Buffer.from(event.data));
+        if (event.type === 'frame-end') this.#frames.push({ opcode: this.#header!.opcode, payload: Buffer.concat(this.#payload) });
+      }
+      this.#waiting?.();
+    });
+  }
+
+  /** RFC 8441 §5: `:protocol websocket` and `sec-websocket-version: 13`; no key, no accept, no 101. */
+  static async open(session: ClientHttp2Session, path: string): Promise<StreamWebSocket> {
+    return new StreamWebSocket(await extendedConnect(session, path, 'websocket', { 'sec-websocket-version': '13' }));
+  }
+
+  send(opcode: Opcode, payload: Uint8Array): void {
+    for (const buffer of encodeFrame({ opcode, payload, mask: this.#mask() })) this.stream.write(buffer);
+  }
+
+  /** The next whole frame the server sent (this client sends and expects unfragmented frames). */
+  async nextFrame(): Promise<{ opcode: number; payload: Buffer }> {
+    await withTimeout(new Promise<void>((resolve, reject) => {
+      const check = (): void => { if (this.#frames.length > 0) { this.#waiting = undefined; resolve(); } };
+      this.#waiting = check;
+      this.stream.once('close', () => reject(new Error('the stream closed before a frame arrived')));
+      check();
+    }), WAIT_MS, 'a WebSocket frame');
+    return this.#frames.shift()!;
+  }
+
+  /** Send one text message and return the text of the next frame. */
+  async roundTrip(text: string): Promise<string> {
+    this.send(Opcode.Text, Buffer.from(text));
+    return (await this.nextFrame()).payload.toString('utf8');
+  }
+
+  /** The closing handshake (RFC 6455 §5.5.1) inside the stream, then END_STREAM; resolves with the server's close code. */
+  async close(code = 1000): Promise<number> {
+    const payload = Buffer.alloc(2);
+    payload.writeUInt16BE(code);
+    this.send(Opcode.Close, payload);
+    let frame = await this.nextFrame();
+    while (frame.opcode !== Opcode.Close) frame = await this.nextFrame();
+    const closed = once(this.stream, 'close');
+    this.stream.end();
+    await withTimeout(closed, WAIT_MS, 'the WebSocket stream to close');
+    return frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : 1005;
+  }
+}
+
+/** A line protocol (lab-chat/1) on one stream: lines out, lines in. */
+export class StreamLines {
+  readonly stream: ClientHttp2Stream;
+  readonly #lines: string[] = [];
+  #rest = '';
+  #waiting: (() => void) | undefined;
+
+  constructor(stream: ClientHttp2Stream) {
+    this.stream = stream;
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const parts = (this.#rest + chunk).split('\n');
+      this.#rest = parts.pop()!;
+      this.#lines.push(...parts);
+      this.#waiting?.();
+    });
+  }
+
+  static async open(session: ClientHttp2Session, path: string, protocol: string): Promise<StreamLines> {
+    return new StreamLines(await extendedConnect(session, path, protocol));
+  }
+
+  send(line: string): void { this.stream.write(`${line}\n`); }
+
+  async nextLine(): Promise<string> {
+    await withTimeout(new Promise<void>((resolve, reject) => {
+      const check = (): void => { if (this.#lines.length > 0) { this.#waiting = undefined; resolve(); } };
+      this.#waiting = check;
+      this.stream.once('close', () => reject(new Error('the stream closed before a line arrived')));
+      check();
+    }), WAIT_MS, 'a line');
+    return this.#lines.shift()!;
+  }
+
+  /** END_STREAM from us; the server ends its side and the stream closes. */
+  async close(): Promise<void> {
+    const closed = once(this.stream, 'close');
+    this.stream.end();
+    this.stream.resume();
+    await withTimeout(closed, WAIT_MS, 'the stream to close');
+  }
 }

@@ -1,6 +1,7 @@
 import { acceptQueue } from './accept-queue.js';
 import { earlyBytes } from './early-bytes.js';
 import type { Experiment } from './experiment.js';
+import { oneConnection } from './one-connection.js';
 import { otherProtocol } from './other-protocol.js';
 import { pureWebSocket } from './pure-websocket.js';
 import { secondClient } from './second-client.js';
@@ -8,7 +9,7 @@ import { sharePort } from './share-port.js';
 import { tlsSamePort } from './tls-same-port.js';
 
 /** Every experiment, in the order the guide tells the story (docs/guide.md). */
-export const EXPERIMENTS: readonly Experiment[] = [sharePort, earlyBytes, secondClient, acceptQueue, pureWebSocket, otherProtocol, tlsSamePort];
+export const EXPERIMENTS: readonly Experiment[] = [sharePort, earlyBytes, secondClient, acceptQueue, pureWebSocket, otherProtocol, tlsSamePort, oneConnection];
 
 export function findExperiment(name: string): Experiment | undefined {
   return EXPERIMENTS.find((experiment) => experiment.name === name);

@@ -53,11 +53,16 @@ td.server .port { color: var(--accent); }
 td.client .port { color: #b0361f; }
 tr.self { background: var(--mine); }
 tr.state-closed { opacity: .5; }
+tr.stream td { border-bottom-style: dashed; font-size: 12.5px; }
+tr.stream td.sid { text-align: right; color: var(--muted); }
+tr.stream.stream-closed { opacity: .5; }
+.h2 { display: inline-block; padding: 0 5px; border-radius: 4px; background: #0b6e6e; color: #fff; font-size: 11.5px; font-weight: 600; }
+.ev-stream .type, .ev-settings .type { color: #0b6e6e; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 11.5px; color: #fff; white-space: nowrap; }
 .badge.page { background: var(--page); } .badge.feed { background: var(--feed); } .badge.chat { background: var(--chat); }
 .state { font-size: 12px; padding: 0 6px; border-radius: 4px; background: #e7eaee; }
 .state.tls { background: #efe0fb; } .transport.tls { color: #6a2c91; font-weight: 600; } .transport small.how { font-weight: normal; color: #555; display: block; }
-.state.http { background: #dbe8fb; } .state.switching { background: #fde7c2; } .state.upgraded { background: #d5f0de; }
+.state.http, .state.http2 { background: #dbe8fb; } .state.switching { background: #fde7c2; } .state.upgraded { background: #d5f0de; }
 .scroll { overflow: auto; max-height: 46vh; }
 #protocols { margin: 0; padding-left: 18px; }
 #protocols li { margin-bottom: 4px; }
@@ -160,7 +165,11 @@ const SCRIPT = String.raw`
   function fromSnapshot(row, time) {
     return { id: row.id, fiveTuple: row.fiveTuple, state: row.state, protocol: row.protocol, requests: row.requests,
       bytesIn: row.bytesIn, bytesOut: row.bytesOut, acceptedAt: time - row.ageMs, closedAt: null,
-      transport: row.transport || 'tcp', firstByte: row.firstByte || null, tls: row.tls || null };
+      transport: row.transport || 'tcp', firstByte: row.firstByte || null, tls: row.tls || null,
+      http: row.http || '1.1', streams: (row.streams || []).map(function (s) {
+        return { id: s.id, method: s.method, path: s.path, protocol: s.protocol, state: s.state, status: s.status,
+          bytesIn: s.bytesIn, bytesOut: s.bytesOut, closeReason: s.closeReason || null };
+      }), streamsOpened: row.streamsOpened || 0, settings: row.settings || null };
   }
   function applySnapshot(msg) {
     lab.clockOffset = msg.time - Date.now();
@@ -175,7 +184,8 @@ const SCRIPT = String.raw`
     switch (e.type) {
       case 'accept':
         lab.rows.set(e.id, { id: e.id, fiveTuple: e.fiveTuple, state: 'accepted', protocol: null, requests: 0,
-          bytesIn: 0, bytesOut: 0, acceptedAt: e.time, closedAt: null, transport: 'tcp', firstByte: null, tls: null });
+          bytesIn: 0, bytesOut: 0, acceptedAt: e.time, closedAt: null, transport: 'tcp', firstByte: null, tls: null,
+          http: '1.1', streams: [], streamsOpened: 0, settings: null });
         break;
       case 'sniff':
         if (row) {
@@ -190,14 +200,37 @@ const SCRIPT = String.raw`
       case 'request':
         lab.requests.set(e.id, e.method + ' ' + e.target + (e.upgrade ? '  (Upgrade: ' + e.upgrade + ')' : ''));
         if (row) { row.requests += 1; if (row.state === 'accepted') row.state = 'http'; }
-        if (e.target.indexOf('lab=' + chatTag) !== -1) lab.chat = { id: e.id, fiveTuple: e.fiveTuple };
+        // Over HTTP/2 the stream's open event (just before) already named the chat's stream: keep that.
+        if (e.target.indexOf('lab=' + chatTag) !== -1 && !(lab.chat && lab.chat.id === e.id && lab.chat.stream !== undefined)) lab.chat = { id: e.id, fiveTuple: e.fiveTuple };
         break;
       case 'state':
-        if (row) row.state = e.to;
+        if (row) { row.state = e.to; if (e.to === 'http2') row.http = '2'; }
+        break;
+      case 'stream':
+        // HTTP/2: streams are the conversations of one connection; the next snapshot brings their bytes.
+        if (row) {
+          row.http = '2';
+          var known = findStream(row, e.stream);
+          if (e.phase === 'open' && !known) {
+            var what = parseStreamDetail(e.detail);
+            row.streams.push({ id: e.stream, method: what.method, path: what.path, protocol: null, state: 'open', status: null, bytesIn: 0, bytesOut: 0, closeReason: null });
+            row.streamsOpened += 1;
+          } else if (e.phase === 'close' && known) {
+            known.state = 'closed'; known.closeReason = e.detail;
+          }
+        }
+        if (e.phase === 'open' && e.detail.indexOf('lab=' + chatTag) !== -1) lab.chat = { id: e.id, fiveTuple: e.fiveTuple, stream: e.stream };
+        break;
+      case 'settings':
+        if (row) { row.settings = row.settings || { server: null, client: null }; row.settings[e.side] = e.settings; }
         break;
       case 'upgrade':
         // Applied once: after a reconnect the snapshot may already show this upgrade.
-        if (row && row.state !== 'upgraded') { row.state = 'upgraded'; row.protocol = row.protocol ? row.protocol + ' > ' + e.protocol : e.protocol; }
+        if (row && row.http === '2') {
+          var on = /on stream (\d+)/.exec(e.protocol);
+          var up = on ? findStream(row, Number(on[1])) : null;
+          if (up) { up.protocol = e.protocol.split(' ')[0]; up.state = 'upgraded'; up.status = 200; }
+        } else if (row && row.state !== 'upgraded') { row.state = 'upgraded'; row.protocol = row.protocol ? row.protocol + ' > ' + e.protocol : e.protocol; }
         break;
       case 'close':
         if (row) {
@@ -208,6 +241,22 @@ const SCRIPT = String.raw`
         }
         break;
     }
+  }
+
+  function findStream(row, id) {
+    for (var i = 0; i < (row.streams || []).length; i++) if (row.streams[i].id === id) return row.streams[i];
+    return null;
+  }
+  function parseStreamDetail(detail) {
+    var parts = String(detail || '').split(' ');
+    return { method: parts[0] || '?', path: parts[1] || '?' };
+  }
+  // Which of this page's own conversations a stream of an HTTP/2 connection is.
+  function whoseStream(row, stream) {
+    if (lab.feed && lab.feed.stream === stream.id && lab.feed.fiveTuple === row.fiveTuple) return 'feed';
+    if (lab.chat && lab.chat.stream === stream.id && lab.chat.fiveTuple === row.fiveTuple) return 'chat';
+    if (String(stream.path).indexOf('lab=' + chatTag) !== -1 && whose(row.fiveTuple)) return 'chat';
+    return '';
   }
 
   // ---- rendering ----
@@ -244,9 +293,9 @@ const SCRIPT = String.raw`
   function renderLesson() {
     var list = $('mine');
     var items = [
-      ['page', 'the HTML you are reading', 'plain HTTP/1.1: GET /', lab.page],
-      ['feed', 'live feed', 'WebSocket on /_lab/events, after 101 Switching Protocols', lab.feed],
-      ['chat', 'chat', 'WebSocket on /chat, after 101 Switching Protocols', lab.chat]
+      ['page', 'the HTML you are reading', lab.page && lab.page.http === '2' ? 'HTTP/2: GET / on one stream' : 'plain HTTP/1.1: GET /', lab.page],
+      ['feed', 'live feed', lab.feed && lab.feed.stream !== undefined ? 'WebSocket on /_lab/events, stream ' + lab.feed.stream + ' after CONNECT :protocol websocket (RFC 8441)' : 'WebSocket on /_lab/events, after 101 Switching Protocols', lab.feed],
+      ['chat', 'chat', lab.chat && lab.chat.stream !== undefined ? 'WebSocket on /chat, stream ' + lab.chat.stream + ' after CONNECT :protocol websocket (RFC 8441)' : 'WebSocket on /chat, after 101 Switching Protocols', lab.chat]
     ];
     var frag = document.createDocumentFragment();
     var serverPorts = [], clientPorts = [];
@@ -265,7 +314,8 @@ const SCRIPT = String.raw`
         ports.appendChild(endpointNode(t.local));
         if (row && row.state === 'closed') { li.className = 'gone'; ports.appendChild(document.createTextNode('  (' + row.closeReason + ')')); }
         else if (!row && lab.feedState === 'live') { li.className = 'gone'; ports.appendChild(document.createTextNode('  (no longer in the table)')); }
-        else { serverPorts.push(t.local.port); clientPorts.push(t.remote.port); }
+        else { serverPorts.push(t.local.port); if (clientPorts.indexOf(t.remote.port) === -1) clientPorts.push(t.remote.port); }
+        if (item[3].stream !== undefined) ports.appendChild(document.createTextNode('  stream ' + item[3].stream));
       } else {
         ports.textContent = item[0] === 'page' ? 'unknown' : 'not connected yet';
       }
@@ -281,6 +331,10 @@ const SCRIPT = String.raw`
       line.appendChild(document.createTextNode(', different client ports '));
       line.appendChild(el('b', '', clientPorts.join(', ')));
       line.appendChild(document.createTextNode(': the kernel tells these connections apart by the whole 5-tuple, so one listening port serves them all.'));
+    } else if (clientPorts.length === 1 && lab.page && lab.page.http === '2' && lab.feed && lab.feed.stream !== undefined) {
+      line.appendChild(document.createTextNode('One TCP connection, client port '));
+      line.appendChild(el('b', '', clientPorts[0]));
+      line.appendChild(document.createTextNode(': over HTTP/2 the page and its WebSockets are streams of the same 5-tuple, told apart by stream id.'));
     } else {
       line.textContent = 'Waiting for this page\u2019s connections to show up in the table…';
     }
@@ -306,7 +360,12 @@ const SCRIPT = String.raw`
       cell(tr, 'num', '#' + row.id);
       cell(tr, '', mine ? el('span', 'badge ' + mine, BADGES[mine]) : '');
       cell(tr, '', el('span', 'state ' + row.state, row.state));
-      cell(tr, '', row.protocol || '—');
+      if (row.http === '2') {
+        var proto = cell(tr, '', el('span', 'h2', 'h2'));
+        proto.appendChild(document.createTextNode(' ' + row.streamsOpened + ' stream' + (row.streamsOpened === 1 ? '' : 's')));
+      } else {
+        cell(tr, '', row.protocol || '—');
+      }
       var transport = cell(tr, 'tuple transport', row.transport === 'tls' ? 'tls' : t.transport);
       if (row.transport === 'tls') transport.classList.add('tls');
       var how = [];
@@ -316,6 +375,7 @@ const SCRIPT = String.raw`
         if (row.tls.alpn) how.push('ALPN ' + row.tls.alpn);
         if (row.tls.sni) how.push('SNI ' + row.tls.sni);
       }
+      if (row.http === '2') how.push('h2' + (row.transport === 'tls' ? '' : ' (prior knowledge)'));
       if (how.length) transport.appendChild(el('small', 'how', ' ' + how.join(' · ')));
       transport.title = how.join('\n');
       cell(tr, 'tuple server', endpointNode(t.local));
@@ -326,9 +386,31 @@ const SCRIPT = String.raw`
       var req = cell(tr, 'req', row.state === 'closed' ? row.closeReason : (lab.requests.get(row.id) || ''));
       req.title = req.textContent;
       frag.appendChild(tr);
+      if (row.http === '2') (row.streams || []).forEach(function (s) { frag.appendChild(streamRow(row, s)); });
     });
     $('conn-rows').replaceChildren(frag);
     $('conn-count').textContent = '(' + lab.rows.size + ' live' + (lab.total > lab.rows.size ? ', newest ' + lab.rows.size + ' of ' + lab.total + ' shown' : '') + ')';
+  }
+  // One HTTP/2 stream, nested under its connection's row: same 5-tuple, its own request and protocol.
+  function streamRow(row, s) {
+    var tr = el('tr', 'stream stream-' + s.state);
+    tr.dataset.connection = row.id;
+    tr.dataset.stream = s.id;
+    var mine = whoseStream(row, s);
+    if (mine) { tr.dataset.self = mine; tr.classList.add('self'); }
+    cell(tr, 'num sid', '\u21b3 ' + s.id);
+    cell(tr, '', mine ? el('span', 'badge ' + mine, BADGES[mine]) : '');
+    cell(tr, '', el('span', 'state ' + s.state, s.state));
+    cell(tr, 'sproto', s.protocol || '—');
+    var target = cell(tr, 'req spath', s.method + ' ' + s.path + (s.status ? '  \u2192 ' + s.status : ''));
+    target.colSpan = 3;
+    target.title = target.textContent;
+    cell(tr, 'num', bytes(s.bytesIn));
+    cell(tr, 'num', bytes(s.bytesOut));
+    cell(tr, '', '');
+    var why = cell(tr, 'req', s.state === 'closed' ? (s.closeReason || 'closed') : 'stream ' + s.id + ' of #' + row.id);
+    why.title = why.textContent;
+    return tr;
   }
   function renderProtocols() {
     var frag = document.createDocumentFragment();
@@ -350,7 +432,9 @@ const SCRIPT = String.raw`
       case 'request': return e.method + ' ' + e.target + ' HTTP/' + e.version + (e.upgrade ? '   Upgrade: ' + e.upgrade : '');
       case 'response': return e.status + ' (' + e.bytes + ' B body)';
       case 'upgrade': return '101 Switching Protocols → ' + e.protocol + (e.headBytes ? ' (' + e.headBytes + ' B came with the request)' : '');
-      case 'protocol': return e.protocol + ' ' + (e.direction === 'out' ? '→' : e.direction === 'in' ? '←' : '·') + ' ' + e.kind + ' ' + e.detail;
+      case 'stream': return 'stream ' + e.stream + ' ' + e.phase + ' ' + e.detail;
+      case 'settings': return e.side + ' SETTINGS ' + e.settings;
+      case 'protocol': return (e.stream === undefined ? '' : 'stream ' + e.stream + ' ') + e.protocol + ' ' + (e.direction === 'out' ? '→' : e.direction === 'in' ? '←' : '·') + ' ' + e.kind + ' ' + e.detail;
       case 'state': return e.from + ' → ' + e.to;
       case 'sniff': return 'first byte 0x' + e.firstByte.toString(16).padStart(2, '0') + ' → ' + e.decided + (e.reason ? ' (' + e.reason + ')' : '');
       case 'tls': return 'TLS ' + e.phase + ': ' + e.detail;
@@ -366,7 +450,7 @@ const SCRIPT = String.raw`
     li.appendChild(el('span', 't', clock(e.time) + '  '));
     li.appendChild(el('span', 'type', e.type));
     if (e.id !== undefined) {
-      var who = el('span', 'who', ' #' + e.id + ' :' + splitTuple(e.fiveTuple).remote.port + '  ');
+      var who = el('span', 'who', ' #' + e.id + ' :' + splitTuple(e.fiveTuple).remote.port + (e.stream !== undefined ? ' s' + e.stream : '') + '  ');
       who.title = e.fiveTuple;
       li.appendChild(who);
     } else {
@@ -401,7 +485,7 @@ const SCRIPT = String.raw`
       if (msg.type === 'hello') {
         feedRetries = 0;
         lab.feed = msg.self; lab.server = msg.server; lab.feedState = 'live';
-        lab.requests.set(msg.self.id, 'GET /_lab/events  (Upgrade: websocket)');
+        if (msg.self.stream === undefined) lab.requests.set(msg.self.id, 'GET /_lab/events  (Upgrade: websocket)');
         lab.clockOffset = msg.time - Date.now();
         if (!chat) connectChat();
         render();
@@ -535,6 +619,9 @@ const BODY = `
   first byte of each new connection before any protocol runs. <code>0x16</code> begins a TLS handshake record, so
   TLS reads the rest (its ClientHello, still in clear text, names the host (SNI) and the protocols offered (ALPN));
   a letter begins an HTTP request line. The transport column shows what each connection chose.</p>
+  <p><b>HTTP/2.</b> With TLS the browser may agree on <code>h2</code> by ALPN: then one connection (one row) carries
+  many streams, listed under it: the page's GET and, when the server sends SETTINGS_ENABLE_CONNECT_PROTOCOL,
+  WebSockets opened by an extended CONNECT (RFC 8441) with <code>:protocol websocket</code> and answered 200, not 101.</p>
   <p>The feed leaves out the frames of <code>/_lab/events</code> connections: reporting each of them would send another
   frame, and the stream would feed itself. Their accept, request, 101 and close are shown.</p>
 </footer>

@@ -17,6 +17,7 @@
 import type { ConnectionRecord } from '../accept-loop/connection-table.js';
 import { fiveTupleKey } from '../accept-loop/five-tuple.js';
 import type { LabEvent } from '../accept-loop/lab-events.js';
+import { StreamRecord } from '../accept-loop/stream-record.js';
 import type { TakeoverContext } from '../registry/plugin.js';
 import type { WebSocketState } from '../protocols/websocket/plugin.js';
 import type { WebSocket } from '../protocols/websocket/session.js';
@@ -59,21 +60,25 @@ export class EventFeed {
     const server = this.#getServer();
     const key = fiveTupleKey(ctx.fiveTuple);
     const record = server.table.get(key);
+    // Over HTTP/2 (RFC 8441) the feed is one stream of a connection that carries others (the page, the
+    // chat): only this stream's frames are left out, keyed by 5-tuple and stream id.
+    const stream = ctx.hooks instanceof StreamRecord ? ctx.hooks.id : undefined;
+    const feedKey = stream === undefined ? key : `${key}#${stream}`;
     const subscriber = new Subscriber(ws, this.#options.budgetBytes ?? server.limits.outboundQueueBytes, () => this.#snapshot(record));
     // Events collected so far happened before this feed's snapshot: they go to the feeds already open,
     // so the new one starts from its snapshot and sees only what changes after it.
     this.#flush();
-    this.#feedKeys.add(key);
+    this.#feedKeys.add(feedKey);
     this.#subscribers.add(subscriber);
     if (this.#subscribers.size === 1) this.#start(server);
     ws.on('close', () => {
       this.#subscribers.delete(subscriber);
-      this.#feedKeys.delete(key);
+      this.#feedKeys.delete(feedKey);
       if (this.#subscribers.size === 0) this.#stop();
     });
     // The feed only talks: RFC 6455 §7.4.1, 1008 — the message violates this endpoint's policy.
     ws.on('message', () => ws.close(1008, 'the event feed is read-only'));
-    if (record) subscriber.send({ type: 'hello', time: Date.now(), self: identityOf(record), server: { address: server.host, port: server.port } });
+    if (record) subscriber.send({ type: 'hello', time: Date.now(), self: identityOf(record, stream), server: { address: server.host, port: server.port } });
     subscriber.send(this.#snapshot(record));
   }
 
@@ -92,7 +97,7 @@ export class EventFeed {
   }
 
   #receive(event: LabEvent): void {
-    if (event.type === 'protocol' && this.#feedKeys.has(event.fiveTuple)) return;
+    if (event.type === 'protocol' && this.#feedKeys.has(event.stream === undefined ? event.fiveTuple : `${event.fiveTuple}#${event.stream}`)) return;
     this.#batch.push(event);
     if (this.#batch.length >= (this.#options.maxBatchEvents ?? DEFAULTS.maxBatchEvents)) {
       this.#flush();

@@ -19,6 +19,10 @@ export interface SelfIdentity {
   readonly transport: 'tcp' | 'tls';
   readonly local: { readonly address: string; readonly port: number };
   readonly remote: { readonly address: string; readonly port: number };
+  /** `1.1`, or `2` when the connection carries an HTTP/2 session. */
+  readonly http: '1.1' | '2';
+  /** The HTTP/2 stream (RFC 8441) this identity is, when it is one stream of a shared connection. */
+  readonly stream?: number;
 }
 
 export type ConnectionRow = ConnectionSnapshot & { readonly self?: true };
@@ -29,7 +33,7 @@ export type FeedMessage =
   | { readonly type: 'events'; readonly time: number; readonly events: readonly LabEvent[] }
   | { readonly type: 'gap'; readonly time: number; readonly dropped: number };
 
-export function identityOf(record: ConnectionRecord): SelfIdentity {
+export function identityOf(record: ConnectionRecord, stream?: number): SelfIdentity {
   const { fiveTuple } = record;
   return {
     id: record.id,
@@ -37,5 +41,7 @@ export function identityOf(record: ConnectionRecord): SelfIdentity {
     transport: record.transport,
     local: { address: fiveTuple.localAddress, port: fiveTuple.localPort },
     remote: { address: fiveTuple.remoteAddress, port: fiveTuple.remotePort },
+    http: record.http2 === undefined ? '1.1' : '2',
+    ...(stream === undefined ? {} : { stream }),
   };
 }

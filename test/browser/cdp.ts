@@ -139,6 +139,9 @@ export class CdpPage {
   /** Navigate and wait for the load event. */
   async navigate(url: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
     const loaded = this.#cdp.waitForEvent('Page.loadEventFired', this.sessionId, () => true, timeoutMs);
+    // If Page.navigate itself fails (no answer: a server that never responds), the load wait must not
+    // become an unhandled rejection that escapes the test's own error handling.
+    loaded.catch(() => {});
     const result = await this.send<{ errorText?: string }>('Page.navigate', { url }, timeoutMs);
     if (result.errorText) throw new Error(`navigating to ${url} failed: ${result.errorText}`);
     await loaded;

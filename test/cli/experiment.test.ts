@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { run, STACK_TRACE } from '../helpers/cli.js';
 
-const NAMES = ['share-port', 'early-bytes', 'second-client', 'accept-queue', 'pure-websocket', 'other-protocol', 'tls-same-port'];
+const NAMES = ['share-port', 'early-bytes', 'second-client', 'accept-queue', 'pure-websocket', 'other-protocol', 'tls-same-port', 'one-connection'];
 
 /** The sections every experiment prints, in order; then exactly one conclusion, last. */
 function assertShape(name: string, stdout: string): string {
@@ -87,6 +87,19 @@ describe('switchyard experiment (CLI)', () => {
     assert.equal(new Set(frontDoor.map((row) => row.split(/\s+/)[3])).size, 4, 'four client endpoints');
     assert.match(result.stdout, /^ {2}#\d+ +https:\/\/ .* 0x16 → tls +tls +localhost +http\/1\.1 /m);
     assert.match(result.stdout, /first byte 0x47 -> http$/m);
+  });
+
+  it('one-connection: one HTTP/2 connection, one row, a GET, a WebSocket and two lab-chat/1 streams on it', async () => {
+    const result = await run(['experiment', 'one-connection']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(assertShape('one-connection', result.stdout), /one row in the table, one 5-tuple, and 4 streams on it at once: .* a port is shared by connections \(5-tuples\), a connection by streams \(HTTP\/2\)/i);
+    const rows = /^connection table .*:\n {2}id .*\n((?: {2}#\d.*\n)+)/m.exec(result.stdout);
+    assert.equal(rows?.[1]?.trimEnd().split('\n').length, 1, 'exactly one connection');
+    const streams = result.stdout.split('\n').filter((line) => /^ {2}#1 +\d+ +(GET|CONNECT) /.test(line)).map((line) => line.trim().split(/\s+/).slice(1, 5).join(' '));
+    assert.deepEqual(streams, ['1 GET /healthz -', '3 CONNECT /echo websocket', '5 CONNECT / lab-chat/1', '7 CONNECT / lab-chat/1']);
+    assert.match(result.stdout, /^ {2}server: .*enableConnectProtocol=true/m);
+    assert.match(result.stdout, /got "hello"; close 1000$/m);
+    assert.match(result.stdout, /then "msg 127\.0\.0\.1:\d+ hi from stream 5"$/m);
   });
 
   it('an unknown name is a usage error that lists the names', async () => {

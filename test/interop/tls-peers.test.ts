@@ -113,6 +113,8 @@ interface Row {
   fiveTuple: string;
   state: string;
   protocol: string | null;
+  http?: '1.1' | '2';
+  streams?: Array<{ id: number; method: string; path: string; protocol: string | null; state: string; status: number | null }>;
   self?: true;
 }
 interface Table {
@@ -177,12 +179,15 @@ const OWN_ROWS = `(() => {
   const lab = window.switchyardLab;
   const out = {};
   for (const tr of document.querySelectorAll('#conn-rows tr[data-self]')) {
+    // An HTTP/2 stream row (RFC 8441) shares its connection's 5-tuple: take the ends from that row.
+    const owner = tr.classList.contains('stream') ? document.querySelector('#conn-rows tr[data-id="' + tr.dataset.connection + '"]') : tr;
+    if (!owner) continue;
     out[tr.dataset.self] = {
       state: tr.querySelector('.state').textContent,
-      protocol: tr.children[3].textContent,
-      transport: tr.querySelector('td.transport').textContent,
-      server: tr.querySelector('td.server').textContent,
-      client: tr.querySelector('td.client').textContent,
+      protocol: tr.classList.contains('stream') ? tr.querySelector('td.sproto').textContent : tr.children[3].textContent,
+      transport: owner.querySelector('td.transport').textContent,
+      server: owner.querySelector('td.server').textContent,
+      client: owner.querySelector('td.client').textContent,
     };
   }
   if (!lab || lab.feedState !== 'live' || !lab.feed || !out.page || !out.feed || out.feed.state !== 'upgraded') return null;
@@ -221,12 +226,12 @@ describe('real TLS peers against one serve --tls-self-signed port', () => {
     if (!requireCommand(t, 'curl', ['--version'])) return;
     const health = await curl('--cacert', serve.pem, '-w', WRITE_OUT, `https://localhost:${serve.port}/healthz`);
     assert.equal(health.code, 0, health.stderr);
-    assert.equal(health.stdout, 'ok\n\n1.1 200 HTTPS 0', 'HTTP/1.1 over verified TLS');
+    assert.equal(health.stdout, 'ok\n\n2 200 HTTPS 0', 'HTTP/2 over verified TLS: curl offers h2 first and the server prefers it');
 
     const protocols = await curl('--cacert', serve.pem, '-w', WRITE_OUT, `https://localhost:${serve.port}/protocols`);
     assert.equal(protocols.code, 0, protocols.stderr);
     const [json, status] = [protocols.stdout.slice(0, protocols.stdout.lastIndexOf('\n')), protocols.stdout.slice(protocols.stdout.lastIndexOf('\n') + 1)];
-    assert.equal(status, '1.1 200 HTTPS 0');
+    assert.equal(status, '2 200 HTTPS 0');
     const tokens = (JSON.parse(json) as { protocols: Array<{ token: string }> }).protocols.map((p) => p.token);
     assert.equal(`protocols: ${tokens.join(', ')}`, /^protocols: .*$/m.exec(serve.stdout)![0], 'the same list serve printed');
     assert.ok(tokens.includes('websocket') && tokens.includes('TLS/1.0'), tokens.join(', '));
@@ -255,7 +260,8 @@ describe('real TLS peers against one serve --tls-self-signed port', () => {
     assert.equal(self.firstByte, '0x16');
     assert.equal(self.tls?.sni, 'localhost');
     assert.deepEqual(self.tls?.offeredAlpn, ['h2', 'http/1.1'], 'curl built with nghttp2 offers h2 first');
-    assert.equal(self.tls?.alpn, 'http/1.1', 'the server picks the only protocol it speaks');
+    assert.equal(self.tls?.alpn, 'h2', 'the server offers h2 and http/1.1 and prefers h2');
+    assert.equal(self.http, '2');
     assert.match(self.tls?.version ?? '', /^TLSv1\.[23]$/);
     assert.ok(table.frontDoor.http >= 1 && table.frontDoor.tls >= 4, JSON.stringify(table.frontDoor));
   });
@@ -320,15 +326,17 @@ describe('real TLS peers against one serve --tls-self-signed port', () => {
       const server = `127.0.0.1:${serve.port}`;
       assert.deepEqual([state.rows.page!.server, state.rows.feed!.server], [server, server], 'one port for the page and the feed');
       assert.deepEqual([state.rows.feed!.state, state.rows.feed!.protocol], ['upgraded', 'websocket']);
-      for (const which of ['page', 'feed']) {
-        assert.match(state.rows[which]!.transport, /^tls first byte 0x16 decided tls · TLSv1\.[23] .*· ALPN http\/1\.1 · SNI localhost$/, `${which} row: ${state.rows[which]!.transport}`);
-      }
+      // The page came over h2; the feed is either an RFC 8441 stream of that connection or (a browser that
+      // does not use extended CONNECT) a connection of its own, which Chromium offers http/1.1 only.
+      const feedOnH2 = state.feedTuple === state.pageTuple;
+      assert.match(state.rows.page!.transport, /^tls first byte 0x16 decided tls · TLSv1\.[23] .*· ALPN h2 · SNI localhost · h2$/, `page row: ${state.rows.page!.transport}`);
+      if (!feedOnH2) assert.match(state.rows.feed!.transport, /^tls first byte 0x16 decided tls · TLSv1\.[23] .*· ALPN http\/1\.1 · SNI localhost$/, `feed row: ${state.rows.feed!.transport}`);
 
       const document = events.find((e) => e.method === 'Network.responseReceived' && e.params.type === 'Document');
       assert.ok(document, 'the document\'s response was seen');
       assert.equal(document.params.response.url, url);
       assert.equal(document.params.response.status, 200);
-      assert.equal(document.params.response.protocol, 'http/1.1');
+      assert.equal(document.params.response.protocol, 'h2');
       const security = document.params.response.securityDetails;
       assert.ok(security, 'the document came over TLS');
       assert.match(security.protocol, /^TLS 1\.[23]$/);
@@ -337,23 +345,30 @@ describe('real TLS peers against one serve --tls-self-signed port', () => {
       const created = events.find((e) => e.method === 'Network.webSocketCreated' && e.params.url === `wss://localhost:${serve.port}/_lab/events`);
       assert.ok(created, `the feed opened on wss://: ${events.filter((e) => e.method === 'Network.webSocketCreated').map((e) => e.params.url).join(' ')}`);
       const handshake = events.find((e) => e.method === 'Network.webSocketHandshakeResponseReceived' && e.params.requestId === created.params.requestId);
-      assert.equal(handshake?.params.response.status, 101);
+      // Over RFC 8441 the handshake is a 200 to an extended CONNECT; over HTTP/1.1 a 101.
+      assert.equal(handshake?.params.response.status, feedOnH2 ? 200 : 101);
 
       // The server's table agrees: the page's and the feed's connections are TLS rows from Chromium.
       const table = await connections(serve);
       const feed = table.connections.find((row) => row.fiveTuple === state.feedTuple);
       assert.ok(feed, `the server lists the feed ${state.feedTuple}`);
-      assert.deepEqual([feed.transport, feed.state, feed.protocol, feed.tls?.sni, feed.tls?.alpn], ['tls', 'upgraded', 'websocket', 'localhost', 'http/1.1']);
-      assert.deepEqual(feed.tls?.offeredAlpn, ['http/1.1'], 'Chromium offers only http/1.1 for a WebSocket');
+      if (feedOnH2) {
+        assert.deepEqual([feed.transport, feed.http, feed.tls?.alpn], ['tls', '2', 'h2']);
+        assert.ok(feed.streams?.some((s) => s.path === '/_lab/events' && s.protocol === 'websocket' && s.state === 'upgraded'), JSON.stringify(feed.streams));
+      } else {
+        assert.deepEqual([feed.transport, feed.state, feed.protocol, feed.tls?.sni, feed.tls?.alpn], ['tls', 'upgraded', 'websocket', 'localhost', 'http/1.1']);
+        assert.deepEqual(feed.tls?.offeredAlpn, ['http/1.1'], 'Chromium offers only http/1.1 for a WebSocket of its own');
+      }
+      t.diagnostic(`chromium feed: ${feedOnH2 ? 'RFC 8441 stream of the page\'s h2 connection' : 'its own HTTP/1.1 connection'}`);
       const pageRow = table.connections.find((row) => row.fiveTuple === state.pageTuple);
       assert.ok(pageRow, `the server lists the page's connection ${state.pageTuple}`);
-      assert.deepEqual([pageRow.transport, pageRow.tls?.sni, pageRow.tls?.alpn], ['tls', 'localhost', 'http/1.1']);
+      assert.deepEqual([pageRow.transport, pageRow.tls?.sni, pageRow.tls?.alpn, pageRow.http], ['tls', 'localhost', 'h2', '2']);
       assert.deepEqual(pageRow.tls?.offeredAlpn, ['h2', 'http/1.1']);
       assert.deepEqual(page.problems, [], 'no script errors or CSP violations');
     });
   });
 
-  it('openssl s_client: ALPN http/1.1, certificate verified for localhost, and a GET answered 200', async (t) => {
+  it('openssl s_client: ALPN http/1.1 (and h2 when asked), certificate verified for localhost, and a GET answered 200', async (t) => {
     if (!requireCommand(t, 'openssl', ['version'])) return;
     const args = ['s_client', '-connect', `127.0.0.1:${serve.port}`, '-servername', 'localhost', '-alpn', 'http/1.1',
       '-CAfile', serve.pem, '-verify_hostname', 'localhost', '-verify_return_error'];
@@ -372,10 +387,15 @@ describe('real TLS peers against one serve --tls-self-signed port', () => {
     assert.match(get.stdout, /^Content-Length: 3\r?$/m);
     assert.match(get.stdout, /\r\n\r\nok\n/);
 
-    // No protocol in common: RFC 7301 §3.2 says refuse with no_application_protocol, and so does the server.
+    // The server offers h2 too now: a client asking for h2 alone gets it.
     const h2 = await runCommand('openssl', ['s_client', '-connect', `127.0.0.1:${serve.port}`, '-servername', 'localhost', '-alpn', 'h2', '-CAfile', serve.pem], '');
-    assert.notEqual(h2.code, 0);
-    assert.match(h2.stderr, /no application protocol/);
+    assert.equal(h2.code, 0, h2.stdout + h2.stderr);
+    assert.match(h2.stdout, /^ALPN protocol: h2$/m);
+
+    // No protocol in common: RFC 7301 §3.2 says refuse with no_application_protocol, and so does the server.
+    const none = await runCommand('openssl', ['s_client', '-connect', `127.0.0.1:${serve.port}`, '-servername', 'localhost', '-alpn', 'spdy/3', '-CAfile', serve.pem], '');
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /no application protocol/);
   });
 });
 

@@ -31,7 +31,7 @@ describe('the dashboard feed, /_lab/events', () => {
     other.close();
   }));
 
-  it('streams a plain request as accept → request → response → close, each with the client\'s 5-tuple', () => withLab({}, async (server) => {
+  it('streams a plain request as accept → sniff → request → response → close, each with the client\'s 5-tuple', () => withLab({}, async (server) => {
     const feed = await FeedClient.open(server.port);
     await feed.waitFor(() => feed.of('snapshot').length >= 1, 'the first snapshot');
     const client = await RawClient.open(server.port);
@@ -40,8 +40,10 @@ describe('the dashboard feed, /_lab/events', () => {
     await client.waitForEnd(10_000);
     await feed.waitFor(() => feed.events.some((e) => e.type === 'close' && e.fiveTuple === tuple), 'the close event');
     const seen = feed.events.filter((e) => 'fiveTuple' in e && e.fiveTuple === tuple);
-    assert.deepEqual(seen.map((e) => e.type), ['accept', 'request', 'response', 'close']);
-    const [, request, response, close] = seen;
+    // The front door looks at the first bytes of every connection (TLS record, HTTP/2 preface or request line).
+    assert.deepEqual(seen.map((e) => e.type), ['accept', 'sniff', 'request', 'response', 'close']);
+    const [, sniff, request, response, close] = seen;
+    assert.ok(sniff!.type === 'sniff' && sniff.decided === 'http', JSON.stringify(sniff));
     assert.ok(request!.type === 'request' && request.method === 'GET' && request.target === '/healthz');
     assert.ok(response!.type === 'response' && response.status === 200);
     assert.ok(close!.type === 'close' && close.closedBy === 'server' && close.bytesOut > 0);
