@@ -227,6 +227,9 @@ export class FrontDoor implements Deadline {
     }
     if (details.alpn === 'h2') {
       // RFC 9113 §3.2: "h2" agreed by ALPN means both sides speak HTTP/2 from the first byte inside TLS.
+      // Only tls.Server's own listener clears `secureConnecting` on a server socket; node:http2 sees it still
+      // set, waits for a 'secureConnect' that a server socket never emits, and the session never writes.
+      (secure as unknown as { secureConnecting: boolean }).secureConnecting = false;
       const connection = new Http2Connection(secure, this.#socket, record, this.#services);
       record.onShutdown(Http2Connection.shutdown, connection);
       connection.start();

@@ -194,7 +194,7 @@ function frontDoorTlsOf(options: ServerTlsOptions): FrontDoorTls {
     return {
       secureContext: createSecureContext({ cert: pem(options.cert), key: pem(options.key) }),
       // RFC 7301 §3.2: the server picks; h2 first, as every HTTP/2 server does, http/1.1 for the rest.
-      alpnProtocols: options.alpnProtocols ?? ['http/1.1'], // h2 over TLS hangs after ALPN (see #12 note); offered again once fixed
+      alpnProtocols: options.alpnProtocols ?? ['h2', 'http/1.1'],
     };
   } catch (error) {
     throw new UsageError('ERR_BAD_TLS_CONFIG', `cannot use the TLS certificate and key: ${(error as Error).message}`);

@@ -31,9 +31,7 @@ describe('HTTP/2 with curl', () => {
     });
   });
 
-  // BUG (found by this test): with ALPN h2 inside TLS the server never answers stream 1 (curl times out
-  // after the request, 0 bytes received); see src/accept-loop/front-door.ts #secured → Http2Connection.
-  it('negotiates h2 by ALPN over TLS', { todo: 'h2 over TLS hangs: no response on stream 1' }, (t) => {
+  it('negotiates h2 by ALPN over TLS, and the row shows TLS with ALPN h2', (t) => {
     if (!requireCommand(t, 'curl', ['--version'])) return;
     const dir = mkdtempSync(join(tmpdir(), 'h2-'));
     const caFile = join(dir, 'cert.pem');
@@ -41,6 +39,12 @@ describe('HTTP/2 with curl', () => {
     return withLab({ tls: { cert, key } }, async (server) => {
       const tls = await curl(['--http2', '--max-time', '3', '--cacert', caFile, '-w', '\n%{http_version}', `https://localhost:${server.port}/healthz`]);
       assert.equal(tls.stdout, 'ok\n\n2');
+      const table = JSON.parse((await curl(['--http2', '--cacert', caFile, `https://localhost:${server.port}/connections`])).stdout) as {
+        connections: Array<{ self?: true; http?: string; transport?: string; tls?: { alpn: string | null; sni: string | null } }>;
+      };
+      const mine = table.connections.find((row) => row.self);
+      assert.ok(mine, JSON.stringify(table));
+      assert.deepEqual([mine.http, mine.transport, mine.tls?.alpn, mine.tls?.sni], ['2', 'tls', 'h2', 'localhost']);
     }).finally(() => rmSync(dir, { recursive: true, force: true }));
   });
 
