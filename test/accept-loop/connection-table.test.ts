@@ -425,13 +425,14 @@ describe('ConnectionRecord', () => {
     record.countRequest();
     const open: ConnectionSnapshot = record.toJSON();
     assert.deepEqual(Object.keys(open).sort(), [
-      'ageMs', 'bytesIn', 'bytesOut', 'fiveTuple', 'id', 'local', 'protocol', 'remote', 'requests', 'state', 'transport',
+      'ageMs', 'bytesIn', 'bytesOut', 'fiveTuple', 'http', 'id', 'local', 'protocol', 'remote', 'requests', 'state', 'transport',
     ]);
     const { ageMs, ...rest } = open;
     assert.ok(Number.isFinite(ageMs) && ageMs >= 0, `ageMs ${ageMs}`);
     assert.deepEqual(rest, {
       id: record.id,
       transport: 'tcp',
+      http: '1.1',
       local: { address: '127.0.0.1', port: 8080 },
       remote: { address: '10.0.0.1', port: 5000 },
       fiveTuple: 'tcp 127.0.0.1:8080 10.0.0.1:5000',

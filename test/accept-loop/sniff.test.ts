@@ -26,7 +26,11 @@ const SHAPES: readonly Shape[] = [
   { name: 'a method starting with a tchar mark', bytes: ascii('~X / HTTP/1.1\r\n'), kind: 'http' },
   { name: 'CRLF before the request-line (RFC 9112 §2.2)', bytes: ascii('\r\nGET / HTTP/1.1\r\n\r\n'), kind: 'http' },
   { name: 'bare LF first (the HTTP parser decides about it)', bytes: ascii('\nGET / HTTP/1.1\r\n\r\n'), kind: 'http' },
-  { name: 'the HTTP/2 connection preface (h2 sniffing comes later)', bytes: ascii('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), kind: 'http' },
+  { name: 'the HTTP/2 connection preface (RFC 9113 §3.4)', bytes: ascii('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), kind: 'h2' },
+  { name: 'the preface then an empty SETTINGS frame, as curl --http2-prior-knowledge writes it', bytes: Buffer.concat([ascii('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), bytes(0, 0, 0, 4, 0, 0, 0, 0, 0)]), kind: 'h2' },
+  { name: 'a PRI request in HTTP/1.1 (parts from the preface at its version)', bytes: ascii('PRI * HTTP/1.1\r\nHost: h\r\n\r\n'), kind: 'http' },
+  { name: 'the preface without its SM body (parts at the last line)', bytes: ascii('PRI * HTTP/2.0\r\n\r\nXY\r\n\r\n'), kind: 'http' },
+  { name: 'PATCH (parts from the preface at its second byte)', bytes: ascii('PATCH / HTTP/1.1\r\n'), kind: 'http' },
   { name: 'NUL', bytes: bytes(0x00, 0x00, 0x00, 0x00), kind: 'unknown' },
   { name: 'an SSLv2-style ClientHello (0x80 …)', bytes: bytes(0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15), kind: 'unknown' },
   { name: 'a TLS alert record (0x15)', bytes: bytes(0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28), kind: 'unknown' },
@@ -95,6 +99,14 @@ describe('sniffTransport', () => {
     assert.deepEqual(sniffTransport(ascii('G')), { kind: 'http', firstByte: 0x47 });
     assert.deepEqual(sniffTransport(ascii('\r')), { kind: 'http', firstByte: 0x0d });
     assert.equal(sniffTransport(bytes(0x17)).kind, 'unknown');
+  });
+
+  it("a 'P' waits while the bytes still match the HTTP/2 preface, and no longer", () => {
+    const preface = ascii('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    for (let n = 1; n < preface.length; n++) assert.deepEqual(sniffTransport(preface.subarray(0, n)), { kind: 'need-data' }, `prefix ${n}`);
+    assert.deepEqual(sniffTransport(preface), { kind: 'h2', firstByte: 0x50 });
+    assert.deepEqual(sniffTransport(ascii('PO')), { kind: 'http', firstByte: 0x50 });
+    assert.deepEqual(sniffTransport(ascii('PRI * HTTP/2.1')), { kind: 'http', firstByte: 0x50 });
   });
 
   it('every byte value gets a final verdict within SNIFF_BYTES, and never both classes', () => {
