@@ -119,7 +119,9 @@ export class Http2Connection {
 
   #noteSettings(side: 'server' | 'client', settings: Settings): void {
     const details = this.#details!;
-    const copy = { ...settings } as Record<string, number | boolean>;
+    // Only the numbers and flags RFC 9113 §6.5.2 defines (node adds `customSettings`, an object, when any).
+    const copy: Record<string, number | boolean> = {};
+    for (const [name, value] of Object.entries(settings)) if (typeof value === 'number' || typeof value === 'boolean') copy[name] = value;
     if (side === 'server') details.serverSettings = copy; else details.clientSettings = copy;
     const { events } = this.#services;
     if (events.active) {
@@ -162,7 +164,7 @@ export class Http2Connection {
     record.countRequest();
     if (events.active) {
       events.report({
-        type: 'request', id: record.id, fiveTuple: record.key, method: head.method, target: head.target, version: '2',
+        type: 'request', id: record.id, fiveTuple: record.key, stream: entry.id, method: head.method, target: head.target, version: '2',
         ...(protocol === undefined ? {} : { upgrade: `:protocol ${protocol}` }),
       });
     }
@@ -245,7 +247,7 @@ export class Http2Connection {
     const { events } = this.#services;
     if (events.active) {
       const record = this.#record;
-      events.report({ type: 'response', id: record.id, fiveTuple: record.key, status, bytes: withBody ? body.length : 0 });
+      events.report({ type: 'response', id: record.id, fiveTuple: record.key, stream: entry.id, status, bytes: withBody ? body.length : 0 });
     }
   }
 
@@ -316,7 +318,7 @@ export class Http2Connection {
     entry.upgraded(handler.token);
     const record = this.#record;
     const { events, limits } = this.#services;
-    if (events.active) events.report({ type: 'upgrade', id: record.id, fiveTuple: record.key, protocol: `${handler.token} on stream ${stream.id} (200, RFC 8441)`, headBytes: 0 });
+    if (events.active) events.report({ type: 'upgrade', id: record.id, fiveTuple: record.key, stream: stream.id, protocol: handler.token, headBytes: 0 });
     const owner: TakeoverOwner = { id: record.id, key: record.key, noteClose: (by, reason) => entry.noteClose(by, reason) };
     const context: TakeoverContext = {
       request: head,

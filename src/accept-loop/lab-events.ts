@@ -11,9 +11,11 @@ export type LabEvent =
   | { type: 'refuse'; time: number; fiveTuple: string; reason: string }
   | { type: 'sniff'; time: number; id: number; fiveTuple: string; firstByte: number; decided: 'tls' | 'http' | 'h2' | 'unknown'; reason?: string }
   | { type: 'tls'; time: number; id: number; fiveTuple: string; phase: 'client-hello' | 'established' | 'failed'; detail: string }
-  | { type: 'request'; time: number; id: number; fiveTuple: string; method: string; target: string; version: string; upgrade?: string }
-  | { type: 'response'; time: number; id: number; fiveTuple: string; status: number; bytes: number }
-  | { type: 'upgrade'; time: number; id: number; fiveTuple: string; protocol: string; headBytes: number }
+  /** `stream` is set for a request on an HTTP/2 stream (`upgrade` then holds its `:protocol`, RFC 8441). */
+  | { type: 'request'; time: number; id: number; fiveTuple: string; stream?: number; method: string; target: string; version: string; upgrade?: string }
+  | { type: 'response'; time: number; id: number; fiveTuple: string; stream?: number; status: number; bytes: number }
+  /** HTTP/1.1: the 101; HTTP/2 (`stream` set): the 200 to an extended CONNECT, after which the stream is the protocol's. */
+  | { type: 'upgrade'; time: number; id: number; fiveTuple: string; stream?: number; protocol: string; headBytes: number }
   | { type: 'protocol'; time: number; id: number; fiveTuple: string; stream?: number; protocol: string; kind: string; detail: string; direction?: 'in' | 'out' }
   /** HTTP/2: a stream opened (its request) or closed (why), on connection `id`. */
   | { type: 'stream'; time: number; id: number; fiveTuple: string; stream: number; phase: 'open' | 'close'; detail: string }

@@ -226,10 +226,9 @@ const SCRIPT = String.raw`
         break;
       case 'upgrade':
         // Applied once: after a reconnect the snapshot may already show this upgrade.
-        if (row && row.http === '2') {
-          var on = /on stream (\d+)/.exec(e.protocol);
-          var up = on ? findStream(row, Number(on[1])) : null;
-          if (up) { up.protocol = e.protocol.split(' ')[0]; up.state = 'upgraded'; up.status = 200; }
+        if (row && e.stream !== undefined) {
+          var up = findStream(row, e.stream);
+          if (up) { up.protocol = e.protocol; up.state = 'upgraded'; up.status = 200; }
         } else if (row && row.state !== 'upgraded') { row.state = 'upgraded'; row.protocol = row.protocol ? row.protocol + ' > ' + e.protocol : e.protocol; }
         break;
       case 'close':

@@ -19,9 +19,13 @@ function describe(event: LabEvent): string {
     case 'refuse': return `refused: ${event.reason}`;
     case 'sniff': return `first byte ${formatByte(event.firstByte)} -> ${event.decided}${event.reason ? ` (${event.reason})` : ''}`;
     case 'tls': return `${event.phase} ${event.detail}`;
-    case 'request': return `${event.method} ${event.target} HTTP/${event.version}${event.upgrade ? ` Upgrade: ${event.upgrade}` : ''}`;
-    case 'response': return `${event.status} (${event.bytes} B body)`;
-    case 'upgrade': return `101 Switching Protocols → ${event.protocol} (${event.headBytes} B arrived with the request)`;
+    case 'request': return event.stream === undefined
+      ? `${event.method} ${event.target} HTTP/${event.version}${event.upgrade ? ` Upgrade: ${event.upgrade}` : ''}`
+      : `stream ${event.stream} ${event.method} ${event.target} HTTP/${event.version}${event.upgrade ? ` ${event.upgrade}` : ''}`;
+    case 'response': return `${event.stream === undefined ? '' : `stream ${event.stream} `}${event.status} (${event.bytes} B body)`;
+    case 'upgrade': return event.stream === undefined
+      ? `101 Switching Protocols → ${event.protocol} (${event.headBytes} B arrived with the request)`
+      : `stream ${event.stream} 200 to extended CONNECT (RFC 8441) → ${event.protocol}; the connection's other streams go on`;
     case 'stream': return `stream ${event.stream} ${event.phase} ${event.detail}`;
     case 'settings': return `${event.side} SETTINGS ${event.settings}`;
     case 'protocol': return `${event.stream === undefined ? '' : `stream ${event.stream} `}${event.protocol} ${event.direction === 'out' ? '→' : event.direction === 'in' ? '←' : '·'} ${event.kind} ${event.detail}`;
