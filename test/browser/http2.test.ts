@@ -12,11 +12,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ConnectionSnapshot } from '../../src/accept-loop/connection-table.js';
 import { withLab } from '../helpers/lab.js';
+import { spkiSha256Base64 } from '../helpers/spki.js';
 import { Cdp, CdpPage, type CdpEvent } from './cdp.js';
 import { findChromium, launchChromium } from './chromium.js';
 
@@ -31,11 +31,6 @@ function fixture(name: string): string {
   throw new Error(`fixture ${name} not found in ${candidates.join(', ')}`);
 }
 
-/** base64(SHA-256(SubjectPublicKeyInfo DER)): the form `--ignore-certificate-errors-spki-list` takes. */
-function spkiSha256Base64(pem: string): string {
-  const spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest('base64');
-}
 
 /** The page's own identities, once the feed said hello (null until then). */
 const FEED_LIVE = `(() => {

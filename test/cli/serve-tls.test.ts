@@ -11,14 +11,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { CLI_TIMEOUT_MS, finish, runCli, STACK_TRACE } from '../helpers/cli.js';
+import { finish, runCli, STACK_TRACE } from '../helpers/cli.js';
+import { type Served, startServe, stopServe } from '../helpers/serve.js';
 import { requireCommand } from '../helpers/require-command.js';
 import { REPO } from '../plugins/paths.js';
 
@@ -37,48 +38,6 @@ function readmeQuickStart(): { serveArgs: string[]; curlArgs: string[] } {
   const curl = /^curl (--cacert \S+ https:\/\/localhost:8080\/healthz)\s*(?:#.*)?$/m.exec(readme);
   assert.ok(curl, 'the README shows "curl --cacert FILE https://localhost:8080/healthz"');
   return { serveArgs: start[1]!.split(/\s+/), curlArgs: curl[1]!.split(/\s+/) };
-}
-
-interface Banner { child: ChildProcessWithoutNullStreams; stdout: string; port: number }
-
-/** Start `serve ARGS` and read its banner, up to the `protocols:` line; the port is from its http:// URL. */
-async function startServe(args: string[]): Promise<Banner> {
-  const child = runCli(['serve', ...args]);
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  const stdout = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`serve printed no banner within ${CLI_TIMEOUT_MS} ms: ${out}${stderr}`)); }, CLI_TIMEOUT_MS);
-    const onExit = (code: number | null): void => { clearTimeout(timer); reject(new Error(`serve exited (${code}) before its banner: ${out}${stderr}`)); };
-    const onData = (chunk: Buffer): void => {
-      out += chunk;
-      if (!/^protocols: .*\n/m.test(out)) return;
-      clearTimeout(timer);
-      child.stdout.off('data', onData);
-      child.off('exit', onExit);
-      child.stdout.resume();
-      resolve(out);
-    };
-    child.stdout.on('data', onData);
-    child.once('exit', onExit);
-  });
-  const port = Number(/^switchyard listening on http:\/\/127\.0\.0\.1:(\d+)\/$/m.exec(stdout)?.[1]);
-  assert.ok(port > 0, `a port in the banner:\n${stdout}`);
-  return { child, stdout, port };
-}
-
-/** SIGTERM, and the graceful exit code; a server still running after 10 s is killed and the test fails. */
-async function stopServe(child: ChildProcessWithoutNullStreams): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  try {
-    const [code] = await exited;
-    return code as number | null;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 interface Ran { code: number | null; stdout: string; stderr: string }
@@ -110,7 +69,7 @@ async function refused(args: string[]): Promise<string> {
 describe('switchyard serve with TLS (CLI)', { timeout: 120_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-serve-tls-'));
   const pem = join(dir, 'lab.pem');
-  let served: Banner | undefined;
+  let served: Served | undefined;
 
   before(async () => {
     const { serveArgs } = readmeQuickStart();

@@ -10,14 +10,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cdp, CdpPage, type CdpEvent } from '../browser/cdp.js';
 import { findChromium, launchChromium } from '../browser/chromium.js';
-import { CLI_TIMEOUT_MS, runCli } from '../helpers/cli.js';
+import { type Served, startServe, stopServe } from '../helpers/serve.js';
+import { spkiSha256Base64 } from '../helpers/spki.js';
 import { requireCommand } from '../helpers/require-command.js';
 
 /** Debian's Python, which has python3-websockets; `python3` on PATH may be a pyenv shim without it. */
@@ -49,56 +50,22 @@ function runCommand(command: string, args: readonly string[], input = '', timeou
 const curl = (...args: string[]): Promise<Ran> => runCommand('curl', ['-q', '-sS', '--max-time', '10', ...args]);
 const WRITE_OUT = '\n%{http_version} %{http_code} %{scheme} %{ssl_verify_result}';
 
-interface Serve {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly port: number;
-  readonly stdout: string;
+interface Serve extends Served {
   readonly pem: string;
   readonly dir: string;
-  stderr(): string;
 }
 
-/** Start `serve --tls-self-signed` on port 0 and read its whole banner (up to the `protocols:` line). */
-async function startServe(): Promise<Serve> {
+/** `serve --tls-self-signed` on port 0, its certificate exported to a fresh directory. */
+async function startTlsServe(): Promise<Serve> {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-tls-peers-'));
   const pem = join(dir, 'exported.pem');
   // A long keep-alive: the browser's page connection must still be open when its row is looked for.
-  const child = runCli(['serve', '--port', '0', '--tls-self-signed', '--tls-export-cert', pem, '--limit', 'keepAliveTimeoutMs=60000']);
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-16_384); });
-  const stdout = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`serve printed no banner within ${CLI_TIMEOUT_MS} ms: ${out}${stderr}`)); }, CLI_TIMEOUT_MS);
-    const onData = (chunk: Buffer): void => {
-      out += chunk;
-      if (!/^protocols: .*\n/m.test(out)) return;
-      clearTimeout(timer);
-      child.stdout.off('data', onData);
-      child.off('exit', onExit);
-      child.stdout.resume();
-      resolve(out);
-    };
-    const onExit = (code: number | null): void => { clearTimeout(timer); reject(new Error(`serve exited (${code}) before listening: ${out}${stderr}`)); };
-    child.stdout.on('data', onData);
-    child.once('exit', onExit);
-  });
-  const port = Number(/^switchyard listening on http:\/\/127\.0\.0\.1:(\d+)\/$/m.exec(stdout)?.[1]);
-  assert.ok(port > 0, `a port in the banner:\n${stdout}`);
-  return { child, port, stdout, pem, dir, stderr: () => stderr };
+  const served = await startServe(['--port', '0', '--tls-self-signed', '--tls-export-cert', pem, '--limit', 'keepAliveTimeoutMs=60000']);
+  return { ...served, stderr: served.stderr, pem, dir };
 }
 
-/** TERM by PID, then KILL if it has not exited in time; the wait itself is bounded. */
-async function stopServe(serve: Serve): Promise<void> {
-  const { child } = serve;
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    process.kill(child.pid!, 'SIGTERM');
-    const inTime = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
-    if (!inTime) {
-      try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone meanwhile */ }
-      await Promise.race([exited, sleep(3_000)]);
-    }
-  }
+async function stopTlsServe(serve: Serve): Promise<void> {
+  await stopServe(serve.child);
   rmSync(serve.dir, { recursive: true, force: true });
 }
 
@@ -203,17 +170,11 @@ interface PageState {
   feedTuple: string;
 }
 
-/** base64(SHA-256(SubjectPublicKeyInfo DER)): the form `--ignore-certificate-errors-spki-list` takes. */
-function spkiSha256Base64(pem: string): string {
-  const spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest('base64');
-}
-
 describe('real TLS peers against one serve --tls-self-signed port', () => {
   let serve: Serve;
 
-  before(async () => { serve = await startServe(); });
-  after(async () => { if (serve) await stopServe(serve); });
+  before(async () => { serve = await startTlsServe(); });
+  after(async () => { if (serve) await stopTlsServe(serve); });
 
   it('prints the fingerprint of the certificate it exported, for localhost, 127.0.0.1 and ::1', () => {
     const certificate = new X509Certificate(readFileSync(serve.pem));
