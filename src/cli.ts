@@ -12,7 +12,8 @@ Usage:
                    [--tls-cert FILE --tls-key FILE | --tls-self-signed [--tls-export-cert FILE]]
   switchyard connect <ws-url|wss-url> [--binary] [--protocol NAME] [-H 'Name: value'] [--verbose] [--cacert FILE | -k]
   switchyard connect --upgrade TOKEN <url> [--cacert FILE | -k]
-  switchyard probe <url> [--upgrade TOKEN] [--cacert FILE | -k]
+  switchyard connect --http2 <ws-url|wss-url> [--upgrade TOKEN] [...]  (RFC 8441 extended CONNECT on an h2 stream)
+  switchyard probe <url> [--upgrade TOKEN] [--http2] [--cacert FILE | -k]
   switchyard experiment [name]
   switchyard help [command]
 

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { fiveTupleOf, formatEndpoint } from '../accept-loop/five-tuple.js';
@@ -11,6 +12,10 @@ import {
   buildUpgradeRequest, describeTls, INSECURE_WARNING, openUpgrade, parseHeaderArg, parseTarget, parseTlsTrust, parseUpgradeArg, parseTimeout,
   pipeUpgraded, printable, type TlsTrust, type UpgradeTarget,
 } from './upgrade-client.js';
+import {
+  buildConnectHeaders, CONNECTION_PREFACE, describeSettings, formatHeaderBlock, headerValue, openHttp2, readStreamBody, requestStream,
+  requireExtendedConnect, type Http2Session,
+} from './http2-client.js';
 import { pipeWebSocket } from './websocket-pipe.js';
 
 export const CONNECT_HELP = `switchyard connect <url> [options]
@@ -25,12 +30,20 @@ WebSocket sends Close 1000 and waits for the server's Close; --upgrade half-clos
 for the server's FIN. So "echo hi | switchyard connect ws://127.0.0.1:8080/echo" prints "hi".
 
 wss:// and https:// run the same over TLS: the server's certificate is verified against Node's default
-CAs (or --cacert FILE) and its name must match the URL's host; SNI carries the host name and ALPN offers
-only http/1.1, since an HTTP/1.1 upgrade cannot happen inside h2.
+CAs (or --cacert FILE) and its name must match the URL's host; SNI carries the host name. Without --http2
+ALPN offers only http/1.1, since an HTTP/1.1 upgrade cannot happen inside h2.
+
+With --http2 the same runs over one HTTP/2 stream instead (RFC 8441): ws:// speaks cleartext HTTP/2 with
+prior knowledge, wss:// offers only ALPN h2 (same certificate checks and SNI). The server must announce
+SETTINGS_ENABLE_CONNECT_PROTOCOL = 1; then the client sends an extended CONNECT (:protocol websocket,
+sec-websocket-version 13, no Sec-WebSocket-Key), and a :status 200 opens the stream for WebSocket frames.
+With --upgrade TOKEN --http2 the stream carries raw bytes after CONNECT :protocol TOKEN; the end of stdin
+ends our half of the stream (END_STREAM) and output goes on until the server ends its half.
 
 Options:
   --upgrade TOKEN        upgrade to TOKEN (or a list, "a/1, b", in preference order) and pipe raw bytes;
                          the URL may then be http://, https://, ws:// or wss://
+  --http2                use HTTP/2 extended CONNECT (RFC 8441) instead of an HTTP/1.1 Upgrade
   --binary               send each chunk of stdin as a binary message instead of lines as text
   --protocol NAME        offer a WebSocket subprotocol (repeat for more, preferred first)
   -H, --header 'N: v'    add a request header (repeatable)
@@ -38,16 +51,18 @@ Options:
   -k, --insecure         wss:// and https:// only: do not verify the server's certificate (warns on stderr;
                          with --verbose it still shows the certificate and why it would have failed)
   --verbose              print the connection's 5-tuple, the TLS version, cipher, ALPN and server
-                         certificate, the raw handshake and the close on stderr
+                         certificate, the raw handshake and the close on stderr; with --http2 the
+                         server's SETTINGS and the HPACK-decoded request and response header blocks
   --timeout MS           give up if connecting and the handshake take longer (default 10000)
   -h, --help             show this help
 
 Exit codes:
   0  closed cleanly: the WebSocket closing handshake completed with 1000, 1001 or no code;
-     with --upgrade, the server closed its side
+     with --upgrade, the server closed its side (over --http2: ended its half of the stream)
   1  no upgrade: cannot connect, TLS failed (an untrusted certificate, a name that does not match),
      no answer in time, a non-101 answer, or a 101 that fails the WebSocket checks (RFC 6455 §4.1);
-     also an input line over the 16 MiB message limit
+     with --http2: no ALPN h2, no SETTINGS_ENABLE_CONNECT_PROTOCOL from the server, a :status other
+     than 200, or a subprotocol we did not offer; also an input line over the 16 MiB message limit
   2  usage error (bad option or URL; --cacert or --insecure with a plain URL; an unreadable --cacert file
      or one without a PEM certificate)
   3  closed abnormally after the upgrade: dropped without a Close (1006), a protocol error, an
@@ -59,6 +74,7 @@ export async function connectCommand(argv: string[]): Promise<void> {
     args: argv,
     options: {
       upgrade: { type: 'string' },
+      http2: { type: 'boolean', default: false },
       binary: { type: 'boolean', default: false },
       protocol: { type: 'string', multiple: true, default: [] },
       header: { type: 'string', short: 'H', multiple: true, default: [] },
@@ -85,10 +101,21 @@ export async function connectCommand(argv: string[]): Promise<void> {
     const token = parseUpgradeArg(values.upgrade);
     const target = parseTarget(positionals[0]!, ['http:', 'https:', 'ws:', 'wss:']);
     const tls = parseTrust(values, target);
+    if (values.http2) {
+      // RFC 8441 §4: :protocol carries one token, where Upgrade may list several.
+      if (token.includes(',')) throw new CliError('--upgrade with --http2 takes one token: an extended CONNECT names exactly one :protocol (RFC 8441 §4)');
+      const block = buildConnectHeaders(target, token, headers);
+      await connectHttp2Raw(target, block, { timeoutMs, tls }, verbose);
+      return;
+    }
     await connectRaw(target, buildUpgradeRequest(target, token, headers), { timeoutMs, tls }, verbose);
   } else {
     const target = parseTarget(positionals[0]!, ['ws:', 'wss:'], ' (for other protocols use --upgrade TOKEN)');
     const tls = parseTrust(values, target);
+    if (values.http2) {
+      await connectHttp2WebSocket(target, { protocols: values.protocol!, headers, binary: values.binary!, timeoutMs, tls }, verbose);
+      return;
+    }
     await connectWebSocket(target, { protocols: values.protocol!, headers, binary: values.binary!, timeoutMs, tls }, verbose);
   }
 }
@@ -157,6 +184,10 @@ async function connectWebSocket(target: UpgradeTarget, choices: WebSocketChoices
     closeTimeoutMs: DEFAULT_LIMITS.webSocketCloseTimeoutMs,
   });
   process.stdin.destroy();
+  webSocketVerdict(outcome, verbose);
+}
+
+function webSocketVerdict(outcome: Awaited<ReturnType<typeof pipeWebSocket>>, verbose?: (line: string) => void): void {
   const reason = outcome.reason ? ` ${JSON.stringify(outcome.reason)}` : '';
   verbose?.(`* closed ${outcome.clean ? 'cleanly' : 'abnormally'}: ${outcome.code}${reason}`);
   if (outcome.localError !== undefined) throw new CliError(outcome.localError, 1);
@@ -189,4 +220,106 @@ function showHead(verbose: (line: string) => void, head: ResponseHead): void {
 
 function notUpgraded(head: ResponseHead): CliError {
   return new CliError(`the server answered ${head.status} ${printable(head.reason)}, not 101 Switching Protocols`, 1);
+}
+
+// HTTP/2 (RFC 8441): the same two clients, each on one stream of an HTTP/2 connection.
+
+/** Bytes of a refused CONNECT's body to quote in the error. */
+const BODY_BYTES = 512;
+const BODY_WAIT_MS = 2_000;
+
+/**
+ * Open the session, show what it agreed, insist on extended CONNECT (RFC 8441 §3), send `block` and
+ * return the stream once the server answered :status 200 (RFC 8441 §5: 200, not 101, opens the tunnel).
+ */
+async function openHttp2Tunnel(target: UpgradeTarget, block: OutgoingHttpHeaders, connection: Connection, verbose?: (line: string) => void) {
+  const http2 = await openHttp2(target, {
+    timeoutMs: connection.timeoutMs,
+    tls: connection.tls,
+    ...(verbose ? { onConnected: (socket: Socket) => showConnected(verbose, socket, connection.tls) } : {}),
+  });
+  try {
+    if (verbose) {
+      verbose(`* http/2: sent the connection preface ${JSON.stringify(CONNECTION_PREFACE)} and our SETTINGS (RFC 9113 §3.4)`);
+      verbose("* server's SETTINGS:");
+      for (const line of describeSettings(http2.remoteSettings, false)) verbose(`*   ${line}`);
+    }
+    requireExtendedConnect(target, http2.remoteSettings);
+    const response = await requestStream(http2, target, block, connection.timeoutMs);
+    if (verbose) {
+      verbose(`* request HEADERS on stream ${response.stream.id ?? '?'} (shown HPACK-decoded, not wire bytes):`);
+      for (const line of formatHeaderBlock(block)) verbose(`> ${line}`);
+      verbose(`* response HEADERS on stream ${response.stream.id ?? '?'} (shown HPACK-decoded, not wire bytes):`);
+      for (const line of formatHeaderBlock(response.headers)) verbose(`< ${line}`);
+    }
+    if (response.status !== 200) {
+      const body = await readStreamBody(response.stream, BODY_BYTES, BODY_WAIT_MS);
+      const text = body.toString('utf8').trim().replace(/\s*\r?\n\s*/g, ' / ');
+      throw new CliError(`the server answered :status ${response.status}, not 200 (RFC 8441 §5)${text ? `: ${printable(text)}` : ''}`, 1);
+    }
+    return { http2, response };
+  } catch (error) {
+    http2.session.destroy();
+    throw error;
+  }
+}
+
+async function connectHttp2WebSocket(target: UpgradeTarget, choices: WebSocketChoices, verbose?: (line: string) => void): Promise<void> {
+  let block: OutgoingHttpHeaders;
+  try {
+    // The same token check the HTTP/1.1 builder makes; its request is discarded.
+    buildClientHandshakeRequest({ host: target.authority, path: target.path, key: generateClientKey(), protocols: choices.protocols, headers: [] });
+    block = buildConnectHeaders(target, 'websocket', choices.headers, { protocols: choices.protocols });
+  } catch (error) {
+    if (error instanceof UsageError) throw new CliError(error.message);
+    throw error;
+  }
+  const { http2, response } = await openHttp2Tunnel(target, block, choices, verbose);
+  // RFC 8441 §5 keeps RFC 6455's subprotocol rule: the server may pick one we offered, or none.
+  const chosen = headerValue(response.headers, 'sec-websocket-protocol');
+  if (chosen !== undefined && !choices.protocols.includes(chosen.trim())) {
+    http2.session.destroy();
+    throw new CliError(`the server's 200 is not a valid WebSocket handshake: it chose subprotocol "${printable(chosen)}", which we did not offer (RFC 6455 §4.1, RFC 8441 §5)`, 1);
+  }
+  if (verbose && chosen) verbose(`* subprotocol: ${printable(chosen.trim())}`);
+  const outcome = await pipeWebSocket(response.stream, new Uint8Array(0), process.stdin, process.stdout, {
+    binary: choices.binary,
+    maxMessageBytes: DEFAULT_LIMITS.webSocketMaxMessageBytes,
+    closeTimeoutMs: DEFAULT_LIMITS.webSocketCloseTimeoutMs,
+  });
+  process.stdin.destroy();
+  endSession(http2);
+  webSocketVerdict(outcome, verbose);
+}
+
+async function connectHttp2Raw(target: UpgradeTarget, block: OutgoingHttpHeaders, connection: Connection, verbose?: (line: string) => void): Promise<void> {
+  const { http2, response } = await openHttp2Tunnel(target, block, connection, verbose);
+  // End of stdin → END_STREAM on our half; the pipe lasts until the server ends its half too.
+  const outcome = await pipeUpgraded(response.stream, new Uint8Array(0), process.stdin, process.stdout);
+  process.stdin.destroy();
+  const rst = response.stream.rstCode;
+  endSession(http2);
+  // RFC 9113 §8.1: a stream that ends with RST_STREAM (other than NO_ERROR) did not end cleanly.
+  const reset = rst !== undefined && rst !== 0 ? `the server reset the stream (RST_STREAM code ${rst})` : undefined;
+  const reason = outcome.clean ? reset : outcome.reason;
+  verbose?.(`* closed${reason === undefined ? ' cleanly' : `: ${reason}`}`);
+  if (reason !== undefined) throw new CliError(`the connection ended abnormally: ${reason}`, 3);
+}
+
+/** GOAWAY and close: the one stream is done, and a live session would keep the process running. */
+function endSession(http2: Http2Session): void {
+  http2.session.close();
+  setTimeout(() => http2.session.destroy(), 1_000).unref();
+}
+
+function showConnected(verbose: (line: string) => void, socket: Socket, trust: TlsTrust): void {
+  const tuple = fiveTupleOf(socket);
+  verbose(`* connected: tcp ${formatEndpoint(tuple.localAddress, tuple.localPort)} → ${formatEndpoint(tuple.remoteAddress, tuple.remotePort)} (our address:port → the server's)`);
+  const tls = describeTls(socket, trust);
+  if (tls) {
+    verbose(`* tls: ${tls.summary}`);
+    if (!tls.verified) verbose(`* tls: ${tls.verification}`);
+  } else {
+    verbose('* http/2 with prior knowledge: cleartext, no ALPN and no Upgrade; the preface comes first (RFC 9113 §3.3)');
+  }
 }

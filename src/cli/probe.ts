@@ -17,6 +17,10 @@ import { fieldValues, listHasToken, splitList } from '../protocols/websocket/han
 import { WebSocketProtocol } from '../protocols/websocket/protocol.js';
 import { CliError } from './cli-error.js';
 import {
+  buildConnectHeaders, buildGetHeaders, CONNECTION_PREFACE, describeSettings, formatHeaderBlock, headerValue, openHttp2, readStreamBody,
+  requestStream, type StreamResponse,
+} from './http2-client.js';
+import {
   buildUpgradeRequest, describeTls, INSECURE_WARNING, openUpgrade, parseHeaderArg, parseTarget, parseTimeout, parseTlsTrust, parseUpgradeArg, printable,
 } from './upgrade-client.js';
 
@@ -26,10 +30,11 @@ Send one upgrade request and print the raw request and response, annotated: the 
 Connection and, for websocket, Sec-WebSocket-Accept recomputed from our key and checked. Works against
 any server; for tokens other than websocket the generic checks of RFC 9110 §7.8 apply. The URL may be
 ws://, wss://, http:// or https://; over TLS the probe also shows the version, cipher, ALPN (only
-http/1.1 is offered) and the server's certificate, and whether it was verified.
+http/1.1 is offered, or only h2 with --http2) and the server's certificate, and whether it was verified.
 
 Options:
   --upgrade TOKEN        the protocol to ask for (default websocket); a list "a/1, b" offers several
+  --http2                probe over HTTP/2: extended CONNECT (RFC 8441) for ws(s):// or --upgrade, else a GET
   --protocol NAME        offer a WebSocket subprotocol (repeatable)
   -H, --header 'N: v'    add a request header (repeatable)
   --cacert FILE          wss:// and https:// only: trust exactly the CA certificate(s) in this PEM file
@@ -41,6 +46,16 @@ Options:
 Exit codes: 0 upgraded and every check passed; 1 not upgraded, a check failed, no answer, or TLS
 failed (e.g. an untrusted certificate); 2 usage error (also --cacert or --insecure with a plain URL, or
 a --cacert file that cannot be read or holds no PEM certificate).
+
+With --http2 the probe speaks HTTP/2 instead (cleartext with prior knowledge for ws:// and http://, ALPN
+h2 over TLS for wss:// and https://) and shows the exchange as a learner would want it: the connection
+preface we sent, the server's SETTINGS with what each value means (SETTINGS_ENABLE_CONNECT_PROTOCOL = 1
+is what allows an RFC 8441 extended CONNECT), then the stream we opened: for ws:// and wss:// (or any
+URL with --upgrade TOKEN) a CONNECT with :protocol websocket (or TOKEN), for http:// and https:// a GET;
+its pseudo-headers and headers, shown HPACK-decoded rather than as wire bytes, and the answer's :status.
+Exit codes with --http2: 0 the CONNECT was answered :status 200 and every check passed (for a GET: any
+:status below 400); 1 no HTTP/2 (no ALPN h2, no SETTINGS), no SETTINGS_ENABLE_CONNECT_PROTOCOL for a
+CONNECT, another :status, a failed check, or no answer; 2 usage error.
 `;
 
 const PASS = '✓';
@@ -56,7 +71,8 @@ export async function probeCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
-      upgrade: { type: 'string', default: 'websocket' },
+      upgrade: { type: 'string' },
+      http2: { type: 'boolean', default: false },
       protocol: { type: 'string', multiple: true, default: [] },
       header: { type: 'string', short: 'H', multiple: true, default: [] },
       cacert: { type: 'string' },
@@ -71,13 +87,20 @@ export async function probeCommand(argv: string[]): Promise<void> {
   if (positionals.length !== 1) throw new CliError('probe takes exactly one URL; see "switchyard probe --help"');
   const timeoutMs = parseTimeout(values.timeout!);
   const target = parseTarget(positionals[0]!, ['ws:', 'wss:', 'http:', 'https:']);
-  const upgrade = parseUpgradeArg(values.upgrade!);
+  const upgrade = parseUpgradeArg(values.upgrade ?? 'websocket');
   const offers = splitList([upgrade]);
   const websocket = offers.length === 1 && offers[0]!.toLowerCase() === 'websocket';
   const protocols = values.protocol!;
   if (protocols.length > 0 && !websocket) throw new CliError('--protocol is a WebSocket subprotocol; it needs --upgrade websocket');
   const headers = values.header!.map(parseHeaderArg);
   const tls = parseTlsTrust(values, target);
+  if (values.http2) {
+    // A plain http(s):// URL with no --upgrade asks for nothing but the resource: a GET.
+    const get = values.upgrade === undefined && (target.href.startsWith('http:') || target.href.startsWith('https:'));
+    if (!get && offers.length !== 1) throw new CliError('--upgrade with --http2 takes one token: an extended CONNECT names exactly one :protocol (RFC 8441 §4)');
+    await probeHttp2(target, { timeoutMs, tls, headers, protocols, protocol: get ? undefined : offers[0]!, websocket });
+    return;
+  }
 
   const key = websocket ? generateClientKey() : undefined;
   let request: string;
@@ -302,6 +325,153 @@ async function sayGoodbye(socket: Socket, websocket: boolean): Promise<void> {
     socket.end();
   }
   socket.resume();
+  await closed;
+  clearTimeout(timer);
+}
+
+// HTTP/2 (--http2): the same questions asked on one stream of an HTTP/2 connection.
+
+interface Http2Probe {
+  readonly timeoutMs: number;
+  readonly tls: ReturnType<typeof parseTlsTrust>;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly protocols: readonly string[];
+  /** The :protocol of an extended CONNECT; undefined for a GET. */
+  readonly protocol: string | undefined;
+  readonly websocket: boolean;
+}
+
+const HTTP2_REQUEST_NOTES: Readonly<Record<string, string>> = {
+  ':method': 'CONNECT: this stream becomes a tunnel, not a request for a resource (RFC 9113 §8.5)',
+  ':protocol': 'what the tunnel will carry: the HTTP/1.1 Upgrade token, on a stream (RFC 8441 §4)',
+  ':scheme': 'an extended CONNECT carries :scheme and :path, a plain CONNECT does not (RFC 8441 §4)',
+  ':path': 'the resource, as in a request line (RFC 9113 §8.3.1)',
+  ':authority': 'replaces Host (RFC 9113 §8.3.1)',
+  'sec-websocket-version': 'still 13; but no Sec-WebSocket-Key: a fresh stream needs no proof (RFC 8441 §5)',
+  'sec-websocket-protocol': 'subprotocols we offer, preferred first (RFC 8441 §5, RFC 6455 §4.1)',
+};
+
+const GET_NOTES: Readonly<Record<string, string>> = {
+  ':method': 'GET: an ordinary request on a new stream (RFC 9113 §8.3.1)',
+  ':scheme': 'the URL scheme (RFC 9113 §8.3.1)',
+  ':path': 'the resource, as in a request line (RFC 9113 §8.3.1)',
+  ':authority': 'replaces Host (RFC 9113 §8.3.1)',
+};
+
+/** `line` padded to the note column, then the note. */
+function noted(line: string, note: string | undefined): string {
+  return note ? `${line.padEnd(NOTE_COLUMN)}  ${note}` : line;
+}
+
+async function probeHttp2(target: ReturnType<typeof parseTarget>, probe: Http2Probe): Promise<void> {
+  if (probe.tls.kind === 'insecure') process.stderr.write(INSECURE_WARNING + '\n');
+  const connect = probe.protocol !== undefined;
+  const block = connect
+    ? buildConnectHeaders(target, probe.protocol!, probe.headers, probe.websocket ? { protocols: probe.protocols } : undefined)
+    : buildGetHeaders(target, probe.headers);
+  const out: string[] = [`probe ${target.href} over HTTP/2 (${connect ? `extended CONNECT :protocol ${probe.protocol}, RFC 8441` : 'GET'})`];
+  const print = (): void => { process.stdout.write(out.join('\n') + '\n'); };
+  let http2;
+  try {
+    http2 = await openHttp2(target, {
+      timeoutMs: probe.timeoutMs,
+      tls: probe.tls,
+      onConnected(socket) {
+        const tuple = fiveTupleOf(socket);
+        out.push(`connected: tcp ${formatEndpoint(tuple.localAddress, tuple.localPort)} → ${formatEndpoint(tuple.remoteAddress, tuple.remotePort)} (our address:port → the server's)`);
+        const report = describeTls(socket, probe.tls);
+        if (report) {
+          out.push(`tls: ${report.summary}`);
+          out.push(`  ${report.verified ? PASS : FAIL} ${report.verification}`);
+        } else {
+          out.push('cleartext HTTP/2 with prior knowledge: no Upgrade, no ALPN; we simply start with the preface (RFC 9113 §3.3)');
+        }
+      },
+    });
+  } catch (error) {
+    // What we learned before it failed (the 5-tuple, TLS) is still worth showing.
+    if (out.length > 1) print();
+    throw error;
+  }
+  let failures = 0;
+  try {
+    out.push('', 'sent (node:http2 writes these, we show what they are):');
+    out.push(noted(`  > connection preface ${JSON.stringify(CONNECTION_PREFACE)}`, 'the 24 octets every HTTP/2 client sends first (RFC 9113 §3.4)'));
+    out.push(`  > SETTINGS: ${describeSettings(http2.localSettings, false).join(', ')}`);
+    out.push('', "server's SETTINGS (its first frame on the connection, RFC 9113 §3.4; unsent values show their defaults):");
+    for (const line of describeSettings(http2.remoteSettings)) out.push(`  < ${line}`);
+    const extended = http2.remoteSettings.enableConnectProtocol === true;
+    out.push(extended
+      ? `  ${PASS} SETTINGS_ENABLE_CONNECT_PROTOCOL = 1: this server accepts CONNECT with :protocol (RFC 8441 §3)`
+      : `  ${connect ? FAIL : '-'} SETTINGS_ENABLE_CONNECT_PROTOCOL is not 1: a client must not send :protocol to this server (RFC 8441 §3)`);
+    if (connect && !extended) {
+      out.push('', `verdict: ${FAIL} no extended CONNECT: the server did not send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, so :protocol ${probe.protocol} cannot be asked for over HTTP/2`);
+      process.exitCode = 1;
+      return;
+    }
+    const response: StreamResponse = await requestStream(http2, target, block, probe.timeoutMs);
+    const id = response.stream.id ?? '?';
+    const notes = connect ? HTTP2_REQUEST_NOTES : GET_NOTES;
+    out.push('', `request HEADERS on stream ${id} (HPACK-decoded, not the wire bytes; client streams are odd-numbered, RFC 9113 §5.1.1):`);
+    for (const line of formatHeaderBlock(block)) out.push(noted(`  > ${line}`, notes[line.slice(0, line.indexOf(':', 1))]));
+    out.push('', `response HEADERS on stream ${id} (HPACK-decoded):`);
+    const statusNote = connect
+      ? response.status === 200
+        ? `${PASS} 200: stream ${id} is now a tunnel for ${printable(probe.protocol!)}; 200, not 101 (RFC 8441 §5)`
+        : `${FAIL} ${response.status}: not 200, so no tunnel; the stream carries an ordinary response`
+      : `${response.status < 400 ? PASS : FAIL} ${response.status}: the answer to the GET`;
+    if (connect && response.status !== 200) failures++;
+    if (!connect && response.status >= 400) failures++;
+    for (const line of formatHeaderBlock(response.headers)) {
+      const name = line.slice(0, line.indexOf(':', 1));
+      let note: string | undefined;
+      if (name === ':status') note = statusNote;
+      else if (name === 'sec-websocket-protocol' && probe.websocket && connect) {
+        const ok = probe.protocols.includes(line.slice(name.length + 1).trim());
+        if (!ok) failures++;
+        note = ok ? `${PASS} a subprotocol we offered` : `${FAIL} not a subprotocol we offered (RFC 6455 §4.1, RFC 8441 §5)`;
+      } else note = RESPONSE_NOTES[name];
+      out.push(noted(`  < ${line}`, note));
+    }
+    if (probe.websocket && connect && response.status === 200 && headerValue(response.headers, 'sec-websocket-accept') !== undefined) {
+      out.push(`  - a Sec-WebSocket-Accept came back, though RFC 8441 §5 has none; harmless`);
+    }
+    out.push('');
+    if (connect && response.status === 200) {
+      out.push(`after the 200: DATA frames on stream ${id} carry ${printable(probe.protocol!)}; other streams on this connection are unaffected`);
+      await leaveStream(response, probe.websocket);
+    } else {
+      const body = await readStreamBody(response.stream, BODY_BYTES, LINGER_MS);
+      if (body.length > 0) {
+        out.push(`body (${body.length}${body.length >= BODY_BYTES ? '+' : ''} bytes, DATA frames on stream ${id}):`);
+        for (const line of body.toString('utf8').replace(/\n$/, '').split('\n').slice(0, 20)) out.push(`  | ${printable(line.replace(/\r$/, ''))}`);
+        out.push('');
+      }
+    }
+    if (connect && response.status !== 200) out.push(`verdict: ${FAIL} no tunnel: the server answered :status ${response.status} to CONNECT :protocol ${printable(probe.protocol!)}`);
+    else if (!connect && failures > 0) out.push(`verdict: ${FAIL} the server answered the GET over HTTP/2 with :status ${response.status}`);
+    else if (failures > 0) out.push(`verdict: ${FAIL} ${failures} check${failures === 1 ? '' : 's'} failed; a client must not use this stream`);
+    else out.push(connect
+      ? `verdict: ${PASS} extended CONNECT accepted: stream ${id} carries ${printable(probe.protocol!)}; every check passed`
+      : `verdict: ${PASS} the server answered the GET over HTTP/2 with :status ${response.status}`);
+    if (failures > 0) process.exitCode = 1;
+  } finally {
+    print();
+    http2.session.close();
+    setTimeout(() => http2.session.destroy(), LINGER_MS).unref();
+  }
+}
+
+/** Close 1000 in a frame for websocket (RFC 6455 §7.1.2), else END_STREAM; then wait for the server's end. */
+async function leaveStream(response: StreamResponse, websocket: boolean): Promise<void> {
+  const { stream } = response;
+  const closed = new Promise((resolve) => stream.once('close', resolve));
+  const timer = setTimeout(() => stream.close(), LINGER_MS);
+  stream.on('data', () => {});
+  stream.on('end', () => stream.end());
+  if (websocket) for (const frame of new WebSocketProtocol({ role: 'client' }).close(1000)) stream.write(frame);
+  stream.end();
+  stream.resume();
   await closed;
   clearTimeout(timer);
 }

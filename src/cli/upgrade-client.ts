@@ -10,6 +10,7 @@
  * verification would have said, so `--verbose` can show it). ALPN offers only `http/1.1`: the upgrade is
  * an HTTP/1.1 mechanism (RFC 9110 §7.8) and must not be negotiated into h2, which has no Upgrade.
  * SNI (RFC 6066 §3) carries the host name, never an IP address literal.
+ * `tlsOptions` is shared with the `--http2` client (http2-client.ts), which offers only `h2` instead.
  *
  * `pipeUpgraded` is `connect --upgrade`: leftover bytes to stdout first, then socket ↔ stdio. At the end
  * of stdin our half of TCP is closed with a FIN (`end()`), and output goes on until the peer closes its
@@ -18,7 +19,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import { isToken } from '../http/grammar.js';
 import type { Field } from '../http/request-head.js';
@@ -231,13 +232,14 @@ export function openUpgrade(target: UpgradeTarget, request: string, options: Ope
   });
 }
 
-function tlsOptions(target: UpgradeTarget, trust: TlsTrust): ConnectionOptions {
+/** The TLS options every secure client uses; `alpn` is `['h2']` for `--http2` (RFC 9113 §3.2). */
+export function tlsOptions(target: UpgradeTarget, trust: TlsTrust, alpn: readonly string[] = ALPN_PROTOCOLS): ConnectionOptions {
   return {
     host: target.hostname,
     port: target.port,
     // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in "HostName"."
     ...(isIP(target.hostname) ? {} : { servername: target.hostname }),
-    ALPNProtocols: ALPN_PROTOCOLS,
+    ALPNProtocols: [...alpn],
     // `ca` replaces Node's default roots: exactly the user's CA is trusted, nothing else.
     ...(trust.kind === 'cacert' ? { ca: [...trust.certificates] } : {}),
     // Node still verifies and records the verdict in `authorized` / `authorizationError`; it just goes on.
@@ -366,7 +368,7 @@ export type PipeOutcome = { readonly clean: true } | { readonly clean: false; re
  * `connect --upgrade`: the bytes that came with the 101 first, then socket → output and input → socket.
  * The end of input half-closes (FIN); the pipe ends when the socket closes. Resolves, never rejects.
  */
-export async function pipeUpgraded(socket: Socket, rest: Uint8Array, input: Readable, output: Writable): Promise<PipeOutcome> {
+export async function pipeUpgraded(socket: Duplex, rest: Uint8Array, input: Readable, output: Writable): Promise<PipeOutcome> {
   let failure: string | undefined;
   socket.on('error', (error: NodeJS.ErrnoException) => {
     failure ??= error.code === 'ECONNRESET' ? 'connection reset by peer' : error.message;

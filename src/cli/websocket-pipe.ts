@@ -9,9 +9,11 @@
  * Text mode: each input line (LF or CRLF) is a text message, and a last line without a newline is sent
  * too. Binary mode: each input chunk (≤ 64 KiB, the stream's read size) is a binary message. Received
  * text is printed with a newline after it; received binary is written as raw bytes.
+ *
+ * `socket` is any duplex: a TCP or TLS socket after a 101, or an HTTP/2 stream after an extended
+ * CONNECT's 200 (RFC 8441 §5: the stream carries the same frames, and END_STREAM plays TCP's FIN).
  */
-import type { Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { CloseCode } from '../protocols/websocket/close-codes.js';
 import { WebSocketProtocol } from '../protocols/websocket/protocol.js';
@@ -35,7 +37,7 @@ export interface WebSocketPipeOutcome {
 }
 
 export async function pipeWebSocket(
-  socket: Socket, rest: Uint8Array, input: Readable, output: Writable, options: WebSocketPipeOptions,
+  socket: Duplex, rest: Uint8Array, input: Readable, output: Writable, options: WebSocketPipeOptions,
 ): Promise<WebSocketPipeOutcome> {
   const codec = new WebSocketProtocol({ role: 'client', maxMessageBytes: options.maxMessageBytes });
   const decoder = new StringDecoder('utf8');
