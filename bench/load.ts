@@ -5,8 +5,16 @@
  * compared with memcmp against the expected bytes rather than parsed.
  */
 import { connect, type Socket } from 'node:net';
+import { h2Requests, h2WebSocketStreams } from './http2-load.js';
+import { echoFrames, runEcho, type EchoPlan } from './ws-echo-loop.js';
 
-interface Options { port: number; seconds: number; connections: number; size?: number; window?: number; count?: number }
+interface Options {
+  port: number; seconds: number; connections: number; size?: number; window?: number; count?: number;
+  /** Echo: messages per connection (or stream) instead of a duration. */
+  messages?: number;
+  /** HTTP/2: sessions, concurrent streams per session, the client's receive window (bench/http2-load.ts). */
+  sessions?: number; streams?: number; clientWindow?: number;
+}
 
 const [scenario, json] = process.argv.slice(2);
 const options = JSON.parse(json ?? '{}') as Options;
@@ -117,23 +125,6 @@ function httpClose(o: Options): Promise<object> {
 const GUID_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const HANDSHAKE = Buffer.from(`GET /echo HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${GUID_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
 
-/** A client frame (masked, FIN, binary) and the server's unmasked echo of it. */
-function frames(size: number): { masked: Buffer; unmasked: Buffer } {
-  const payload = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) payload[i] = (i * 7 + 3) & 0xff;
-  const header = (masked: boolean): Buffer => {
-    const bit = masked ? 0x80 : 0;
-    if (size < 126) return Buffer.from([0x82, bit | size]);
-    if (size < 65536) return Buffer.from([0x82, bit | 126, size >> 8, size & 0xff]);
-    const h = Buffer.alloc(10);
-    h[0] = 0x82; h[1] = bit | 127; h.writeBigUInt64BE(BigInt(size), 2);
-    return h;
-  };
-  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
-  const maskedPayload = Buffer.from(payload.map((b, i) => b ^ mask[i & 3]!));
-  return { masked: Buffer.concat([header(true), mask, maskedPayload]), unmasked: Buffer.concat([header(false), payload]) };
-}
-
 async function upgrade(port: number): Promise<{ socket: Socket; rest: Buffer }> {
   const socket = await open(port);
   socket.write(HANDSHAKE);
@@ -155,55 +146,40 @@ async function upgrade(port: number): Promise<{ socket: Socket; rest: Buffer }> 
 /**
  * Echo throughput with a window of messages in flight per connection. Against switchyard the client
  * speaks WebSocket (masked frames out, unmasked echoes checked byte for byte); against the raw TCP echo
- * it sends the same masked frame bytes and checks they come back unchanged.
+ * it sends the same masked frame bytes and checks they come back unchanged. With `messages`, every
+ * connection sends that many and the run lasts as long as it takes; else it stops after `seconds`.
  */
 async function echo(o: Options, websocket: boolean): Promise<object> {
-  const size = o.size!;
+  const { masked, unmasked } = echoFrames(o.size!);
+  const conns = await Promise.all(Array.from({ length: o.connections }, async () => {
+    if (websocket) { const { socket, rest } = await upgrade(o.port); return { stream: socket, rest }; }
+    return { stream: await open(o.port), rest: Buffer.alloc(0) };
+  }));
+  const result = await runEcho(conns, echoPlan(o, masked, websocket ? unmasked : masked));
+  return { ...result, bytes: result.operations * o.size! };
+}
+
+function echoPlan(o: Options, send: Buffer, expected: Buffer): EchoPlan {
   const window = o.window ?? 4;
-  const { masked, unmasked } = frames(size);
-  const expected = websocket ? unmasked : masked;
-  let done = 0;
-  let corrupted = 0;
-  const deadline = performance.now() + o.seconds * 1000;
-  const conns = await Promise.all(Array.from({ length: o.connections }, async () => (websocket ? upgrade(o.port) : { socket: await open(o.port), rest: Buffer.alloc(0) })));
-  const started = performance.now();
-  await Promise.all(conns.map(({ socket, rest }) => new Promise<void>((resolve) => {
-    let position = 0; // offset inside the expected echo of the current message
-    let inFlight = 0;
-    let stopping = false;
-    const send = (): void => {
-      if (performance.now() >= deadline) { stopping = true; if (inFlight === 0) { socket.destroy(); resolve(); } return; }
-      inFlight++;
-      socket.write(masked);
-    };
-    const consume = (chunk: Buffer): void => {
-      let at = 0;
-      while (at < chunk.length) {
-        const take = Math.min(chunk.length - at, expected.length - position);
-        if (expected.compare(chunk, at, at + take, position, position + take) !== 0) corrupted++;
-        at += take;
-        position += take;
-        if (position === expected.length) {
-          position = 0;
-          done++;
-          inFlight--;
-          if (!stopping) send(); else if (inFlight === 0) { socket.destroy(); resolve(); }
-        }
-      }
-    };
-    socket.on('data', consume);
-    socket.on('error', () => resolve());
-    socket.on('close', () => resolve());
-    if (rest.length > 0) consume(rest);
-    for (let i = 0; i < window; i++) send();
-  })));
-  const seconds = (performance.now() - started) / 1000;
-  return { operations: done, errors: corrupted, seconds, bytes: done * size };
+  return o.messages !== undefined ? { send, expected, window, messages: o.messages } : { send, expected, window, deadline: performance.now() + o.seconds * 1000 };
+}
+
+/**
+ * The same echo loop over RFC 8441 WebSockets: `sessions` HTTP/2 sessions × `streams` streams each. With
+ * `websocket` false the target is a raw stream echo (bench/target-server.ts node-http2-echo): the same
+ * masked frames are sent and must come back unchanged.
+ */
+async function http2Echo(o: Options, websocket: boolean): Promise<object> {
+  const { masked, unmasked } = echoFrames(o.size!);
+  const { conns, sessions } = await h2WebSocketStreams({ ...o, sessions: o.sessions!, streams: o.streams! });
+  const result = await runEcho(conns, echoPlan(o, masked, websocket ? unmasked : masked));
+  for (const session of sessions) session.destroy();
+  return { ...result, bytes: result.operations * o.size! };
 }
 
 /** connect → upgrade → one echo → close handshake → TCP closed, in `connections` parallel loops. */
 function handshakeCycles(o: Options): Promise<object> {
-  const { masked, unmasked } = frames(16);
+  const { masked, unmasked } = echoFrames(16);
   const close = Buffer.from([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2]);
   const request = Buffer.concat([HANDSHAKE, masked]);
   return cycles(o, () => new Promise<void>((resolve, reject) => {
@@ -246,6 +222,9 @@ const run = async (): Promise<object> => {
     case 'ws-echo': return echo(options, true);
     case 'tcp-echo': return echo(options, false);
     case 'handshake': return handshakeCycles(options);
+    case 'h2-requests': return h2Requests({ ...options, sessions: options.sessions ?? 1, streams: options.streams ?? 1 });
+    case 'h2-ws-echo': return http2Echo(options, true);
+    case 'h2-raw-echo': return http2Echo(options, false);
     case 'idle-ws': return idle(options, true);
     case 'idle-tcp': return idle(options, false);
     default: throw new Error(`unknown scenario ${scenario}`);

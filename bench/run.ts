@@ -5,8 +5,13 @@
  * client-bound). Results also go to bench/results/<time>.json and bench/results/latest.json.
  *
  *   npm run bench -- [--seconds 3] [--repeats 3] [--only http-keepalive,ws-echo] [--idle 10000] [--settle 20] [--no-wrk]
+ *                    [--h2-sessions 5] [--h2-streams 10] [--echo-messages 30000,2000]
  *
- * HTTP scenarios use wrk when it is installed (`apt-get install wrk`), else bench/load.ts.
+ * Scenarios: http-keepalive, http-close, ws-echo, handshake, idle, and the HTTP/2 ones: h2-requests
+ * (switchyard vs node:http2, the same node:http2 client), h2-ws-echo (WebSocket over h2 streams vs over
+ * HTTP/1.1, the same echo loop) and h2-window (the same h2 echo with wider flow-control windows).
+ * HTTP/1.1 scenarios use wrk when it is installed (`apt-get install wrk`), else bench/load.ts; h2-requests
+ * adds a second pair of rows driven by h2load when it is installed (`apt-get install nghttp2-client`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -27,6 +32,9 @@ const { values } = parseArgs({
     settle: { type: 'string', default: '20' },
     connections: { type: 'string', default: '50' },
     'no-wrk': { type: 'boolean', default: false },
+    'h2-sessions': { type: 'string', default: '5' },
+    'h2-streams': { type: 'string', default: '10' },
+    'echo-messages': { type: 'string', default: '30000,2000' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -35,18 +43,29 @@ const CONNECTIONS = Number(values.connections);
 const IDLE = Number(values.idle);
 const SETTLE_SECONDS = Number(values.settle);
 const only = values.only ? new Set(values.only.split(',')) : undefined;
+// HTTP/2 requests: 5 sessions × 10 streams keeps 50 requests in flight, as many as the HTTP/1.1 scenarios'
+// 50 connections; on 2 cores one client process is already near a core at that depth, so more sessions
+// or streams would measure the client's queueing, not the server.
+const H2_SESSIONS = Number(values['h2-sessions']);
+const H2_STREAMS = Number(values['h2-streams']);
+// WebSocket over h2 vs HTTP/1.1: messages per connection or stream at 1 KiB and at 64 KiB, the same count
+// on every side of a ratio (each run then lasts ~1-6 s on 2 cores).
+const [ECHO_MESSAGES_1K, ECHO_MESSAGES_64K] = values['echo-messages'].split(',').map(Number) as [number, number];
+/** The wide-window diagnostic: switchyard's per-stream receive window, and the client's per stream and per session. */
+const WIDE_SERVER_WINDOW = 1 << 20;
+const WIDE_CLIENT_WINDOW = 16 << 20;
 
 interface Target { name: string; child: ChildProcess; port: number }
 /** RSS growth per idle connection, in bytes: right after opening them, and once V8 has settled. */
 interface IdleGrowth { atOnce: number; settled: number }
 
-async function startTarget(kind: string, nodeFlags: string[] = []): Promise<Target> {
-  const child = spawn(process.execPath, [...nodeFlags, join(here, 'target-server.js'), kind], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startTarget(kind: string, nodeFlags: string[] = [], limits?: object, name = kind): Promise<Target> {
+  const child = spawn(process.execPath, [...nodeFlags, join(here, 'target-server.js'), kind, ...(limits ? [JSON.stringify(limits)] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   for await (const chunk of child.stdout!) {
     out += chunk;
     const match = /port (\d+)/.exec(out);
-    if (match) return { name: kind, child, port: Number(match[1]) };
+    if (match) return { name, child, port: Number(match[1]) };
   }
   throw new Error(`${kind} did not start`);
 }
@@ -76,9 +95,26 @@ function parseWrk(out: string): Record<string, number> {
   return { operations: requests, seconds: number(/requests in ([\d.]+)s/), errors, p50: ms('50'), p99: ms('99') };
 }
 
+/** h2load (nghttp2's C load generator, `apt-get install nghttp2-client`) for the `h2load-requests` scenario. */
+const H2LOAD = spawnSync('h2load', ['--version']).error === undefined ? 'h2load' : undefined;
+
+function h2loadArgs(port: number): string[] {
+  return ['-t1', `-c${H2_SESSIONS}`, `-m${H2_STREAMS}`, '-D', String(SECONDS), `http://127.0.0.1:${port}/healthz`];
+}
+
+/** h2load's report → the load client's JSON shape (h2load prints a mean, not percentiles). */
+function parseH2load(out: string): Record<string, number> {
+  const done = Number(/(\d+) done/.exec(out)?.[1] ?? 0);
+  const ok = Number(/(\d+) 2xx/.exec(out)?.[1] ?? 0);
+  return { operations: ok, seconds: Number(/finished in ([\d.]+)s/.exec(out)?.[1] ?? SECONDS), errors: done - ok };
+}
+
 async function measure(target: Target, scenario: string, options: object, allowWrk = true): Promise<Measured> {
   const wrk = allowWrk ? wrkArgs(scenario, target.port) : undefined;
-  const client = wrk
+  const h2load = scenario === 'h2load-requests';
+  const client = h2load
+    ? spawn(H2LOAD!, h2loadArgs(target.port), { stdio: ['pipe', 'pipe', 'inherit'] })
+    : wrk
     ? spawn(WRK!, wrk, { stdio: ['pipe', 'pipe', 'inherit'] })
     : spawn(process.execPath, [join(here, 'load.js'), scenario, JSON.stringify({ port: target.port, ...options })], { stdio: ['pipe', 'pipe', 'inherit'] });
   const serverBefore = sampleProcess(target.child.pid!);
@@ -93,7 +129,7 @@ async function measure(target: Target, scenario: string, options: object, allowW
   const [code] = await once(client, 'exit');
   clearInterval(sampler);
   if (code !== 0) throw new Error(`${scenario} against ${target.name} failed`);
-  const result = wrk ? parseWrk(out) : JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+  const result = h2load ? parseH2load(out) : wrk ? parseWrk(out) : JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
   return { result, serverBusy: busy(serverBefore, serverAfter), clientBusy: busy(clientBefore, clientAfter), serverRss: serverAfter.rssBytes };
 }
 
@@ -105,24 +141,32 @@ const rows: Row[] = [];
 const ratios: Array<{ what: string; ratio: number; target?: string; unit?: string }> = [];
 
 async function interleaved(scenario: string, targets: Target[], options: object, metric: (m: Measured) => number, unit: string, label = scenario, scenarioFor: (target: Target) => string = () => scenario, allowWrk = true): Promise<Map<string, Row>> {
-  const runs = new Map<string, Measured[]>(targets.map((t) => [t.name, []]));
+  return interleavedVariants(label, targets.map((target) => ({
+    name: target.name, target, options, allowWrk,
+    scenario: target.name === 'net-echo' && scenario === 'ws-echo' ? 'tcp-echo' : scenarioFor(target),
+  })), metric, unit);
+}
+
+/** One side of a ratio: a target, the load client's scenario and its options (the row is named `name`). */
+interface Variant { name: string; target: Target; scenario: string; options: object; allowWrk?: boolean }
+
+/** Run the variants A B C A B C … `REPEATS` times and add one row per variant with the medians. */
+async function interleavedVariants(label: string, variants: Variant[], metric: (m: Measured) => number, unit: string): Promise<Map<string, Row>> {
+  const runs = new Map<string, Measured[]>(variants.map((v) => [v.name, []]));
   for (let r = 0; r < REPEATS; r++) {
-    for (const target of targets) {
-      const actualScenario = target.name === 'net-echo' && scenario === 'ws-echo' ? 'tcp-echo' : scenarioFor(target);
-      runs.get(target.name)!.push(await measure(target, actualScenario, options, allowWrk));
-    }
+    for (const v of variants) runs.get(v.name)!.push(await measure(v.target, v.scenario, v.options, v.allowWrk ?? false));
   }
   const out = new Map<string, Row>();
-  for (const target of targets) {
-    const ms = runs.get(target.name)!;
+  for (const v of variants) {
+    const ms = runs.get(v.name)!;
     const row: Row = {
-      scenario: label, target: target.name, metric: unit, value: median(ms.map(metric)), unit,
+      scenario: label, target: v.name, metric: unit, value: median(ms.map(metric)), unit,
       serverBusy: median(ms.map((m) => m.serverBusy)), clientBusy: median(ms.map((m) => m.clientBusy)),
       errors: ms.reduce((n, m) => n + (m.result.errors ?? 0), 0),
       ...(ms[0]!.result.p50 !== undefined ? { p50: median(ms.map((m) => m.result.p50!)), p99: median(ms.map((m) => m.result.p99!)) } : {}),
     };
     rows.push(row);
-    out.set(target.name, row);
+    out.set(v.name, row);
   }
   return out;
 }
@@ -140,7 +184,7 @@ function printTable(): void {
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const line of lines) console.log(fmt(line));
   console.log('\nratios (switchyard / reference, same run):');
-  for (const r of ratios) console.log(`  ${r.what.padEnd(48)} ${r.unit === undefined ? `${r.ratio.toFixed(2)}×` : `${r.ratio.toFixed(1)} ${r.unit}`}${r.target ? `   (target ${r.target})` : ''}`);
+  for (const r of ratios) console.log(`  ${r.what.padEnd(64)} ${r.unit === undefined ? `${r.ratio.toFixed(2)}×` : `${r.ratio.toFixed(1)} ${r.unit}`}${r.target ? `   (target ${r.target})` : ''}`);
 }
 
 const wants = (name: string): boolean => !only || only.has(name);
@@ -151,6 +195,7 @@ async function main(): Promise<void> {
   const switchyard = await startTarget('switchyard');
   const nodeHttp = await startTarget('node-http');
   const netEcho = await startTarget('net-echo');
+  const extra: Target[] = [];
   try {
     console.log(WRK ? 'HTTP scenarios driven by wrk (-t1); WebSocket scenarios by bench/load.ts\n' : 'wrk not installed: every scenario driven by bench/load.ts\n');
     if (wants('http-keepalive')) {
@@ -173,6 +218,80 @@ async function main(): Promise<void> {
       const r = await interleaved('handshake', [switchyard, nodeHttp], { seconds: SECONDS, connections: CONNECTIONS }, opsPerSecond, 'cycles/s',
         'handshake vs close', (target) => (target.name === 'switchyard' ? 'handshake' : 'http-close'), false);
       ratios.push({ what: "handshake cycles vs node:http's Connection: close", ratio: r.get('switchyard')!.value / r.get('node-http')!.value, target: '≥ 0.75' });
+    }
+    if (wants('h2-requests')) {
+      // The same node:http2 client process on both sides; cleartext with prior knowledge.
+      const nodeHttp2 = await startTarget('node-http2');
+      extra.push(nodeHttp2);
+      const options = { seconds: SECONDS, sessions: H2_SESSIONS, streams: H2_STREAMS };
+      const r = await interleavedVariants(`h2 GET /healthz ${H2_SESSIONS}×${H2_STREAMS}`, [
+        { name: 'switchyard', target: switchyard, scenario: 'h2-requests', options },
+        { name: 'node-http2', target: nodeHttp2, scenario: 'h2-requests', options },
+      ], opsPerSecond, 'req/s');
+      ratios.push({ what: `HTTP/2 GET /healthz (${H2_SESSIONS} sessions × ${H2_STREAMS} streams) vs node:http2`, ratio: r.get('switchyard')!.value / r.get('node-http2')!.value });
+      if (H2LOAD) {
+        // The node:http2 client is itself near a core at this depth; h2load, in C, is far cheaper per request.
+        const c = await interleavedVariants(`h2load GET /healthz -c${H2_SESSIONS} -m${H2_STREAMS}`, [
+          { name: 'switchyard', target: switchyard, scenario: 'h2load-requests', options },
+          { name: 'node-http2', target: nodeHttp2, scenario: 'h2load-requests', options },
+        ], opsPerSecond, 'req/s');
+        ratios.push({ what: `HTTP/2 GET /healthz, h2load -c${H2_SESSIONS} -m${H2_STREAMS}, vs node:http2`, ratio: c.get('switchyard')!.value / c.get('node-http2')!.value });
+      }
+    }
+    if (wants('h2-ws-echo')) {
+      // Ten conversations each way: ten TCP connections (HTTP/1.1 + 101), ten streams on one session
+      // (multiplexed: one socket, one connection-level window), ten sessions of one stream (h2's framing
+      // and per-stream machinery without the sharing). The same echo loop, window and message count.
+      const plans: Array<[number, number, number, string]> = [[1024, 16, ECHO_MESSAGES_1K, '1 KiB'], [65536, 4, ECHO_MESSAGES_64K, '64 KiB']];
+      for (const [size, window, messages, label] of plans) {
+        const base = { size, window, messages, seconds: SECONDS };
+        const r = await interleavedVariants(`ws echo ${label} ×${messages}`, [
+          { name: 'http/1.1 10 conns', target: switchyard, scenario: 'ws-echo', options: { ...base, connections: 10 } },
+          { name: 'h2 1 session × 10', target: switchyard, scenario: 'h2-ws-echo', options: { ...base, sessions: 1, streams: 10 } },
+          { name: 'h2 10 sessions × 1', target: switchyard, scenario: 'h2-ws-echo', options: { ...base, sessions: 10, streams: 1 } },
+        ], (m) => m.result.operations! / m.result.seconds!, 'msg/s');
+        const h1 = r.get('http/1.1 10 conns')!.value;
+        const mb = (name: string): string => `${(r.get(name)!.value * size / 1e6).toFixed(0)} MB/s`;
+        ratios.push({ what: `WS echo ${label}, h2 1 session × 10 streams vs HTTP/1.1 ×10 (${mb('h2 1 session × 10')} vs ${mb('http/1.1 10 conns')})`, ratio: r.get('h2 1 session × 10')!.value / h1 });
+        ratios.push({ what: `WS echo ${label}, h2 10 sessions × 1 stream vs HTTP/1.1 ×10 (${mb('h2 10 sessions × 1')})`, ratio: r.get('h2 10 sessions × 1')!.value / h1 });
+      }
+    }
+    if (wants('h2-window')) {
+      // Is 64 KiB over h2 bound by flow control? The same echo (a) against switchyard as it ships, (b)
+      // against a second switchyard whose per-stream receive window is 1 MiB (a limits override, not a code
+      // change) with a client granting 16 MiB per stream and per session, and against node:http2's own
+      // raw stream echo (no WebSocket) with (c) default windows, (d) the same wide stream windows as (b),
+      // (e) those plus a 16 MiB connection-level receive window, which no switchyard limit sets today, and
+      // (f) switchyard as (b) plus that session window (target-server.ts wraps node's handshake to set it).
+      const wide = await startTarget('switchyard', [], { http2InitialWindowBytes: WIDE_SERVER_WINDOW }, 'switchyard-wide');
+      const raw = await startTarget('node-http2-echo', [], {}, 'h2-raw-echo');
+      const rawStream = await startTarget('node-http2-echo', [], { streamWindow: WIDE_SERVER_WINDOW }, 'h2-raw-echo-stream-wide');
+      const rawAll = await startTarget('node-http2-echo', [], { streamWindow: WIDE_SERVER_WINDOW, sessionWindow: WIDE_CLIENT_WINDOW }, 'h2-raw-echo-all-wide');
+      const wideSession = await startTarget('switchyard', [], { http2InitialWindowBytes: WIDE_SERVER_WINDOW, sessionWindow: WIDE_CLIENT_WINDOW }, 'switchyard-wide-session');
+      extra.push(wide, raw, rawStream, rawAll, wideSession);
+      const base = { size: 65536, window: 4, messages: ECHO_MESSAGES_64K, seconds: SECONDS };
+      const shapes = [[1, 10], [10, 1]] as const;
+      const variants: Variant[] = [];
+      for (const [sessions, streams] of shapes) {
+        const o = { ...base, sessions, streams };
+        const w = { ...o, clientWindow: WIDE_CLIENT_WINDOW };
+        variants.push(
+          { name: `${sessions}×${streams} (a) switchyard, defaults`, target: switchyard, scenario: 'h2-ws-echo', options: o },
+          { name: `${sessions}×${streams} (b) switchyard, stream windows wide`, target: wide, scenario: 'h2-ws-echo', options: w },
+          { name: `${sessions}×${streams} (c) node:http2 echo, defaults`, target: raw, scenario: 'h2-raw-echo', options: o },
+          { name: `${sessions}×${streams} (d) node:http2 echo, stream windows wide`, target: rawStream, scenario: 'h2-raw-echo', options: w },
+          { name: `${sessions}×${streams} (e) node:http2 echo, + session window`, target: rawAll, scenario: 'h2-raw-echo', options: w },
+          { name: `${sessions}×${streams} (f) switchyard, + session window`, target: wideSession, scenario: 'h2-ws-echo', options: w },
+        );
+      }
+      const r = await interleavedVariants(`64 KiB h2 windows ×${ECHO_MESSAGES_64K}`, variants, (m) => m.result.operations! / m.result.seconds!, 'msg/s');
+      for (const [sessions, streams] of shapes) {
+        const v = (letter: string): number => [...r.entries()].find(([name]) => name.startsWith(`${sessions}×${streams} (${letter})`))![1].value;
+        ratios.push({ what: `64 KiB h2 ${sessions}×${streams}: switchyard wide stream windows vs defaults`, ratio: v('b') / v('a') });
+        ratios.push({ what: `64 KiB h2 ${sessions}×${streams}: switchyard WebSocket vs node:http2 raw echo`, ratio: v('a') / v('c') });
+        ratios.push({ what: `64 KiB h2 ${sessions}×${streams}: raw echo, + 16 MiB session window vs wide streams`, ratio: v('e') / v('d') });
+        ratios.push({ what: `64 KiB h2 ${sessions}×${streams}: switchyard + 16 MiB session window vs wide streams`, ratio: v('f') / v('b') });
+      }
     }
     if (wants('idle') && IDLE > 0) {
       // Fresh processes, garbage collected before each sample: the figure is what a connection keeps
@@ -218,7 +337,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    for (const target of [switchyard, nodeHttp, netEcho]) target.child.kill();
+    for (const target of [switchyard, nodeHttp, netEcho, ...extra]) target.child.kill();
   }
   printTable();
   const resultsDir = join(here, '..', '..', 'bench', 'results');

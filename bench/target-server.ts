@@ -1,10 +1,15 @@
 /**
  * One benchmark target per process, so the server's CPU and memory are measured apart from the load
- * client's: `node target-server.js <switchyard|node-http|net-echo|net-upgrade>` prints `port <n>` and serves
- * until killed. Every target answers the same way: `GET /healthz` → `ok\n`; echo targets echo bytes.
+ * client's: `node target-server.js <switchyard|node-http|node-http2|node-http2-echo|net-echo|net-upgrade> [JSON]` prints
+ * `port <n>` and serves until killed. Every target answers the same way: `GET /healthz` → `ok\n`; echo
+ * targets echo bytes. The optional JSON overrides switchyard's limits (e.g. `{"http2InitialWindowBytes":
+ * 1048576}`), so a setting's cost can be measured without editing the server; for node-http2-echo it
+ * sets the windows (`{"streamWindow":…,"sessionWindow":…}`); switchyard takes `sessionWindow` too (see there).
  */
 import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttp2Server } from 'node:http2';
 import { createHash } from 'node:crypto';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createServer as createNetServer } from 'node:net';
 import { startLab } from '../src/lab.js';
 
@@ -25,7 +30,20 @@ const announce = (port: number): void => { process.stdout.write(`port ${port}\n`
 switch (kind) {
   case 'switchyard': {
     // Limits raised so the benchmark measures speed, not the defaults' protection.
-    const lab = await startLab({ port: 0, backlog: 4096, limits: { maxConnections: 50_000, keepAliveTimeoutMs: 60_000, headersTimeoutMs: 60_000 } });
+    const { sessionWindow, ...overrides } = JSON.parse(process.argv[3] ?? '{}') as Record<string, number>;
+    // Diagnostic only, no limit sets this: `sessionWindow` wraps node:http2's performServerHandshake so each
+    // session raises its connection-level receive window (what src/ would do with setLocalWindowSize).
+    if (sessionWindow) {
+      const http2 = createRequire(import.meta.url)('node:http2') as typeof import('node:http2');
+      const original = http2.performServerHandshake;
+      http2.performServerHandshake = (socket, options) => {
+        const session = original(socket, options);
+        session.once('localSettings', () => session.setLocalWindowSize(sessionWindow));
+        return session;
+      };
+      syncBuiltinESMExports();
+    }
+    const lab = await startLab({ port: 0, backlog: 4096, limits: { maxConnections: 50_000, keepAliveTimeoutMs: 60_000, headersTimeoutMs: 60_000, ...overrides } });
     announce(lab.port);
     break;
   }
@@ -40,6 +58,43 @@ switch (kind) {
       }
     });
     server.keepAliveTimeout = 60_000;
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
+    break;
+  }
+  case 'node-http2': {
+    // The reference for HTTP/2 requests: node:http2's core API, cleartext with prior knowledge, answering
+    // like switchyard does on a stream (`:status 200`, content-length, content-type, `ok\n`).
+    const server = createHttp2Server({ settings: { maxConcurrentStreams: 100 } });
+    server.on('stream', (stream, headers) => {
+      stream.on('error', () => {});
+      if (headers[':path'] === '/healthz') {
+        stream.respond({ ':status': 200, 'content-type': 'text/plain; charset=utf-8', 'content-length': 3 });
+        stream.end('ok\n');
+      } else {
+        stream.respond({ ':status': 404, 'content-length': 0 }, { endStream: true });
+      }
+    });
+    server.on('sessionError', () => {});
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
+    break;
+  }
+  case 'node-http2-echo': {
+    // The ceiling for bytes through node:http2 streams, as net-echo is for a socket: any extended CONNECT
+    // gets `:status 200`, then the stream's bytes are written back unparsed. `sessionWindow` raises the
+    // connection-level receive window, which SETTINGS cannot (RFC 9113 §6.9.2: only WINDOW_UPDATE can).
+    const windows = JSON.parse(process.argv[3] ?? '{}') as { streamWindow?: number; sessionWindow?: number };
+    const server = createHttp2Server({ settings: { enableConnectProtocol: true, maxConcurrentStreams: 100, ...(windows.streamWindow ? { initialWindowSize: windows.streamWindow } : {}) } });
+    server.on('session', (session) => {
+      if (windows.sessionWindow) session.once('localSettings', () => session.setLocalWindowSize(windows.sessionWindow!));
+    });
+    server.on('stream', (stream) => {
+      stream.on('error', () => {});
+      stream.respond({ ':status': 200 });
+      stream.on('data', (chunk: Buffer) => { if (!stream.write(chunk)) stream.pause(); });
+      stream.on('drain', () => stream.resume());
+      stream.on('end', () => stream.end());
+    });
+    server.on('sessionError', () => {});
     server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
     break;
   }
