@@ -3,6 +3,7 @@ import type { ConnectionHooks, ProtocolEvent } from '../registry/plugin.js';
 import { assertTransition, ConnectionState } from './connection-state.js';
 import { type FiveTuple, formatFiveTuple } from './five-tuple.js';
 import type { LabEvents } from './lab-events.js';
+import { ShutdownSlot } from './shutdown-slot.js';
 import { type StreamSnapshot, StreamRecord } from './stream-record.js';
 
 /** Who ended a connection: the peer (its FIN or RST reached us first) or this server. */
@@ -123,8 +124,7 @@ export class ConnectionRecord implements ConnectionHooks {
   #closedBy: ClosedBy | undefined;
   #closeReason: string | undefined;
   #requests = 0;
-  #onShutdown: ((target: any) => void) | undefined;
-  #shutdownTarget: unknown;
+  readonly #shutdown = new ShutdownSlot();
   /** The first byte, when the front door had to look at it to choose between TLS and HTTP; else -1. */
   #firstByte = -1;
   #tls: TlsDetails | undefined;
@@ -206,8 +206,7 @@ export class ConnectionRecord implements ConnectionHooks {
     if (this.#state === ConnectionState.Closed) return;
     this.#state = ConnectionState.Closed;
     this.#closedAt = now;
-    this.#onShutdown = undefined;
-    this.#shutdownTarget = undefined;
+    this.#shutdown.clear();
     if (this.#closedBy === undefined) {
       this.#closedBy = 'client';
       this.#closeReason = 'peer closed';
@@ -233,19 +232,10 @@ export class ConnectionRecord implements ConnectionHooks {
 
   noteServerClose(reason: string): void { this.noteClose('server', reason); }
 
-  onShutdown<T>(handler: ((target: T) => void) | undefined, target?: T): void {
-    this.#onShutdown = handler;
-    this.#shutdownTarget = handler === undefined ? undefined : target;
-  }
+  onShutdown<T>(handler: ((target: T) => void) | undefined, target?: T): void { this.#shutdown.set(handler, target); }
 
   /** Graceful shutdown reached this connection: run what its current owner registered, once. */
-  shutdown(): void {
-    const handler = this.#onShutdown;
-    const target = this.#shutdownTarget;
-    this.#onShutdown = undefined;
-    this.#shutdownTarget = undefined;
-    handler?.(target);
-  }
+  shutdown(): void { this.#shutdown.run(); }
 
   toJSON(now = Date.now()): ConnectionSnapshot {
     const ends = this.#ends;

@@ -30,6 +30,9 @@ import type { StreamRecord } from './stream-record.js';
 
 const EMPTY = new Uint8Array(0);
 
+/** How long GOAWAY waits at shutdown for the streams' goodbye frames to be written. */
+const SHUTDOWN_FLUSH_MS = 1_000;
+
 /**
  * RFC 9113 §8.2.2: "An endpoint MUST NOT generate an HTTP/2 message containing connection-specific header
  * fields": Connection, Proxy-Connection, Keep-Alive, Transfer-Encoding, Upgrade. A handler's HTTP/1.1-minded
@@ -65,6 +68,8 @@ export class Http2Connection {
   readonly #services: ConnectionServices;
   #details: Http2Details | undefined;
   #session: ServerHttp2Session | undefined;
+  /** The streams not yet closed, so shutdown can wait for their goodbyes to be written. */
+  readonly #streams = new Set<ServerHttp2Stream>();
 
   static readonly shutdown = (connection: Http2Connection): void => connection.shutdown();
 
@@ -85,6 +90,8 @@ export class Http2Connection {
     if (events.active) events.report({ type: 'state', id: record.id, fiveTuple: record.key, from: record.transport === 'tls' ? 'tls' : 'accepted', to: 'http2' });
     const session = performServerHandshake(socket, http2SessionOptions(limits));
     this.#session = session;
+    // The connection window is not a SETTINGS value: node sends it as a WINDOW_UPDATE once connected.
+    if (limits.http2SessionWindowBytes > 65_535) session.setLocalWindowSize(Math.min(limits.http2SessionWindowBytes, 2 ** 31 - 1));
     session.on('stream', (stream: ServerHttp2Stream, _headers: unknown, flags: number, rawHeaders: string[]) => this.#openStream(stream, flags, rawHeaders));
     session.on('localSettings', (settings: Settings) => this.#noteSettings('server', settings));
     session.on('remoteSettings', (settings: Settings) => this.#noteSettings('client', settings));
@@ -112,9 +119,21 @@ export class Http2Connection {
   shutdown(): void {
     const session = this.#session;
     if (session === undefined || session.closed || session.destroyed) return;
-    for (const stream of this.#details!.live()) stream.shutdown();
+    for (const entry of this.#details!.live()) entry.shutdown();
     this.#record.noteClose('server', 'server shutting down (GOAWAY)');
-    session.close();
+    // The goodbyes (a WebSocket's Close 1001) are DATA on their streams, still queued in node; GOAWAY is
+    // a control frame nghttp2 sends ahead of queued DATA. RFC 9113 §6.8 lets the streams finish after
+    // GOAWAY, but a peer that reads GOAWAY first may tear the session down before the goodbye arrives.
+    // So GOAWAY waits until each stream's writes have reached the socket (bounded: a peer that stopped
+    // reading must not hold the shutdown).
+    const deadline = Date.now() + SHUTDOWN_FLUSH_MS;
+    const goAway = (): void => {
+      if (session.closed || session.destroyed) return;
+      const pending = [...this.#streams].some((stream) => !stream.destroyed && stream.writableLength > 0);
+      if (pending && Date.now() < deadline) { setTimeout(goAway, 1); return; }
+      session.close();
+    };
+    goAway();
   }
 
   #noteSettings(side: 'server' | 'client', settings: Settings): void {
@@ -139,6 +158,7 @@ export class Http2Connection {
     const streamId = stream.id!;
     const entry = this.#details!.open(record, streamId, method, path);
     countStreamBytes(stream, entry);
+    this.#streams.add(stream);
     const { events } = this.#services;
     if (events.active) {
       events.report({
@@ -149,6 +169,7 @@ export class Http2Connection {
     // A stream's failure (a reset, a write after the peer left) is the stream's: never the process's.
     stream.on('error', (error: NodeJS.ErrnoException) => entry.noteClose('client', `stream error: ${error.code ?? error.message}`));
     stream.once('close', () => {
+      this.#streams.delete(stream);
       const code = stream.rstCode as number | undefined;
       const reason = code !== undefined && code !== constants.NGHTTP2_NO_ERROR ? `RST_STREAM ${http2ErrorName(code)}` : 'ended';
       this.#details!.close(entry, reason);
@@ -172,7 +193,10 @@ export class Http2Connection {
       this.#extendedConnect(stream, entry, head, protocol);
       return;
     }
-    if (head.body.kind === 'none') {
+    // RFC 9113 §8.5: a classic CONNECT's DATA frames are the tunnel's bytes, not request content that
+    // ends: waiting for END_STREAM would hang the stream forever. The router refuses it (501, not a proxy)
+    // at once, without reading anything.
+    if (head.body.kind === 'none' || head.method === 'CONNECT') {
       this.#route(stream, entry, head, EMPTY);
       return;
     }

@@ -8,6 +8,7 @@
  */
 import type { ConnectionHooks, ProtocolEvent } from '../registry/plugin.js';
 import type { LabEvents } from './lab-events.js';
+import { ShutdownSlot } from './shutdown-slot.js';
 
 export type StreamState = 'open' | 'upgraded' | 'closed';
 
@@ -45,8 +46,7 @@ export class StreamRecord implements ConnectionHooks {
   #status: number | null = null;
   #closedAt: number | undefined;
   #closeReason: string | undefined;
-  #onShutdown: ((target: any) => void) | undefined;
-  #shutdownTarget: unknown;
+  readonly #shutdown = new ShutdownSlot();
   bytesIn = 0;
   bytesOut = 0;
 
@@ -78,8 +78,7 @@ export class StreamRecord implements ConnectionHooks {
     this.#state = 'closed';
     this.#closedAt = now;
     this.#closeReason ??= reason;
-    this.#onShutdown = undefined;
-    this.#shutdownTarget = undefined;
+    this.#shutdown.clear();
   }
 
   // ConnectionHooks, scoped to this stream.
@@ -98,18 +97,9 @@ export class StreamRecord implements ConnectionHooks {
   /** For the takeover supervision (handover.ts), which speaks of connections: who closed, and why. */
   noteClose(by: 'client' | 'server', reason: string): void { this.#closeReason ??= `closed by ${by}: ${reason}`; }
 
-  onShutdown<T>(handler: ((target: T) => void) | undefined, target?: T): void {
-    this.#onShutdown = handler;
-    this.#shutdownTarget = handler === undefined ? undefined : target;
-  }
+  onShutdown<T>(handler: ((target: T) => void) | undefined, target?: T): void { this.#shutdown.set(handler, target); }
 
-  shutdown(): void {
-    const handler = this.#onShutdown;
-    const target = this.#shutdownTarget;
-    this.#onShutdown = undefined;
-    this.#shutdownTarget = undefined;
-    handler?.(target);
-  }
+  shutdown(): void { this.#shutdown.run(); }
 
   toJSON(now = Date.now()): StreamSnapshot {
     return {

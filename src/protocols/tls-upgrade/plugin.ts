@@ -19,7 +19,7 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
 import { UsageError } from '../../errors.js';
-import { accept, decline, type ProtocolHandler, type TakeoverContext } from '../../registry/plugin.js';
+import { accept, decline, reject, type ProtocolHandler, type TakeoverContext } from '../../registry/plugin.js';
 
 export interface TlsUpgradeOptions {
   /** PEM certificate (chain) and private key. */
@@ -40,6 +40,12 @@ export function createTlsUpgradeProtocol(options: TlsUpgradeOptions): ProtocolHa
     handshake(ctx) {
       // TLS inside TLS would teach nothing: an upgrade offer on a secure connection is ignored (RFC 9110 §7.8).
       if (ctx.secure) return decline();
+      // RFC 2817 §3 switches the whole connection, and TLS would have to wrap every stream of an HTTP/2
+      // session (RFC 9113 §3.2 and §9.2: TLS sits under HTTP/2, never in one stream). An extended CONNECT
+      // (RFC 8441 §4) offers one stream only, so refuse it plainly instead of starting a handshake there.
+      if (ctx.request.version === '2') {
+        return reject(501, [], '501 Not Implemented\nTLS/1.0 (RFC 2817) upgrades a whole HTTP/1.1 connection, not an HTTP/2 stream; connect with TLS directly\n');
+      }
       // §3.3 answers the original request after the handshake, without its content: a request that
       // carries content is served in cleartext instead (RFC 9110 §7.8 lets a server ignore Upgrade).
       if (ctx.request.body.kind !== 'none') return decline();
