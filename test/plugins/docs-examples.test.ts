@@ -125,6 +125,81 @@ describe('docs and their examples', { timeout: 60_000 }, () => {
     assert.match(await held!.waitForEnd(), /\r\n\r\nbye\n$/, 'server.close() reached the connection through hooks.onShutdown');
   });
 
+  it('connect-h2.ts + shout.ts: one plugin, unchanged, by Upgrade over HTTP/1.1 and by :protocol over HTTP/2', async () => {
+    const { default: shout } = await import(join(EXAMPLES, 'shout.js')) as typeof import('../../docs/examples/shout.js');
+    const { openSession, openProtocolStream } = await import(join(EXAMPLES, 'connect-h2.js')) as typeof import('../../docs/examples/connect-h2.js');
+    await withLab({ plugins: [shout] }, async (server) => {
+      const url = `http://127.0.0.1:${server.port}/`;
+      // HTTP/1.1: a 101 and the whole TCP connection; the bytes sent with the request come back first.
+      const h1 = await RawClient.open(server.port);
+      h1.write(upgrade('shout/1') + 'head|');
+      await h1.waitFor((t) => /^HTTP\/1\.1 101 [^]*\r\nX-Shout: ready\r\n[^]*\r\nHEAD\|$/.test(t), 3_000, 'the 101 and the shouted head');
+      h1.write('over http/1.1');
+      await h1.waitFor((t) => t.endsWith('HEAD|OVER HTTP/1.1'));
+      // HTTP/2: a 200 on one stream; the same handler, an empty head. Two protocols on one connection.
+      const session = await openSession(url);
+      try {
+        const loud = await openProtocolStream(session, url, 'shout/1');
+        const echo = await openProtocolStream(session, url, 'echo');
+        const read = (stream: typeof loud): (() => string) => { let text = ''; stream.setEncoding('utf8'); stream.on('data', (c: string) => { text += c; }); return () => text; };
+        const [loudText, echoText] = [read(loud), read(echo)];
+        loud.write('over a stream');
+        echo.write('over a stream');
+        await eventually(() => loudText() === 'OVER A STREAM' && echoText() === 'over a stream', 3_000, 'both streams answered');
+        const rows = [...server.table.records()].map((r) => r.toJSON());
+        const h2Rows = rows.filter((r) => r.http === '2');
+        assert.equal(h2Rows.length, 1, 'one HTTP/2 connection carries both streams');
+        assert.deepEqual(h2Rows[0]!.streams!.map((s) => [s.id, s.method, s.protocol, s.state, s.status]),
+          [[1, 'CONNECT', 'shout/1', 'upgraded', 200], [3, 'CONNECT', 'echo', 'upgraded', 200]]);
+        assert.equal(rows.filter((r) => r.protocol === 'shout/1').length, 1, 'only the HTTP/1.1 client took a connection for its shout/1');
+        // Ending one stream (END_STREAM) ends that stream only; the connection and the other stream go on.
+        loud.end();
+        await new Promise<void>((resolve) => loud.once('close', () => resolve()));
+        echo.write(', still');
+        await eventually(() => echoText() === 'over a stream, still', 3_000, 'the other stream to outlive the first');
+        assert.equal(session.destroyed, false);
+        // A refusal costs its stream, never the connection.
+        await assert.rejects(openProtocolStream(session, url, 'nope/1'), /nope\/1 refused with :status 501/);
+        await assert.rejects(openProtocolStream(session, url.replace(/\/$/, '/nope'), 'websocket'), /websocket refused with :status 404/);
+        echo.end();
+        await new Promise<void>((resolve) => echo.once('close', () => resolve()));
+      } finally {
+        session.close();
+        h1.close();
+      }
+    });
+  });
+
+  it('knock.ts and lean-echo.ts over HTTP/2: reject is the stream\'s :status, state and shutdown reach each stream', async () => {
+    const { default: createKnock } = await import(join(EXAMPLES, 'knock.js')) as typeof import('../../docs/examples/knock.js');
+    const { default: leanEcho } = await import(join(EXAMPLES, 'lean-echo.js')) as typeof import('../../docs/examples/lean-echo.js');
+    const { openSession, openProtocolStream } = await import(join(EXAMPLES, 'connect-h2.js')) as typeof import('../../docs/examples/connect-h2.js');
+    const { isolate } = await import('../../src/plugins/isolate.js');
+    let lean: Awaited<ReturnType<typeof openProtocolStream>> | undefined;
+    let leanText = '';
+    await withLab({ plugins: [createKnock({ secret: 'x' }), isolate(leanEcho)] }, async (server) => {
+      const url = `http://127.0.0.1:${server.port}/`;
+      const session = await openSession(url);
+      session.on('error', () => {});
+      // Wrong knock: the handler's reject(403) is this stream's :status.
+      await assert.rejects(openProtocolStream(session, url, 'knock'), /knock refused with :status 403/);
+      // The right one (headers as on HTTP/1.1): the state reaches takeover.
+      const door = session.request({ ':method': 'CONNECT', ':protocol': 'knock', ':scheme': 'http', ':path': '/', ':authority': 'lab', 'x-knock': 'x', 'x-visitor': 'ada' }, { endStream: false });
+      let doorText = '';
+      door.setEncoding('utf8');
+      door.on('data', (c: string) => { doorText += c; });
+      await eventually(() => doorText === 'welcome, ada\n', 3_000, 'the greeting on the knock stream');
+      lean = await openProtocolStream(session, url, 'lean-echo/1');
+      lean.setEncoding('utf8');
+      lean.on('data', (c: string) => { leanText += c; });
+      lean.write('lean');
+      await eventually(() => leanText === 'lean', 3_000, 'lean-echo over a stream');
+      door.close();
+    });
+    // server.close() reached the lean-echo stream through its own hooks.onShutdown.
+    await eventually(() => leanText === 'leanbye\n', 3_000, 'bye on the lean-echo stream at shutdown');
+  });
+
   it('experimental.ts: the three experimental protocols configured from code', async () => {
     const { startFullLab } = await import(join(EXAMPLES, 'experimental.js')) as typeof import('../../docs/examples/experimental.js');
     const backend = await Backend.start(bannerEcho);
