@@ -54,7 +54,10 @@ export function routeRequest(router: Router, head: RequestHead, body: Uint8Array
       return answer({
         status: 426,
         headers: [['Upgrade', match.tokens.join(', ')], ['Connection', 'Upgrade']],
-        body: `426 Upgrade Required\n${head.path} speaks only ${match.tokens.join(', ')}; send Connection: Upgrade and Upgrade: ${match.tokens[0]}\n`,
+        body: head.version === '2'
+          // RFC 8441 §4: over HTTP/2 the way in is an extended CONNECT on a stream, not an Upgrade header.
+          ? `426 Upgrade Required\n${head.path} speaks only ${match.tokens.join(', ')}; open a stream with :method CONNECT and :protocol ${match.tokens[0]} (RFC 8441)\n`
+          : `426 Upgrade Required\n${head.path} speaks only ${match.tokens.join(', ')}; send Connection: Upgrade and Upgrade: ${match.tokens[0]}\n`,
       });
   }
 }

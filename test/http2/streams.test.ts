@@ -319,4 +319,17 @@ describe('HTTP/2 streams', () => {
       client.close();
     }
   }));
+
+  it('a plain GET on a WebSocket path over h2 gets 426 whose body says how to get there on HTTP/2 (RFC 8441), with no Upgrade header', () => withLab({}, async (server) => {
+    const client = await session(server.port);
+    try {
+      const stream = client.request({ ':path': '/echo' });
+      const headers = await new Promise<Record<string, unknown>>((resolve, reject) => { stream.once('response', resolve); stream.once('error', reject); });
+      assert.equal(headers[':status'], 426);
+      assert.equal(headers['upgrade'], undefined, 'Upgrade is connection-specific: RFC 9113 §8.2.2');
+      assert.match(await body(stream), /:method CONNECT and :protocol websocket \(RFC 8441\)/);
+    } finally {
+      client.close();
+    }
+  }));
 });
