@@ -205,7 +205,10 @@ const kRecord = Symbol('switchyard.connectionRecord');
 type TrackedSocket = Socket & { [kRecord]: ConnectionRecord };
 
 function onTrackedSocketError(this: TrackedSocket, error: NodeJS.ErrnoException): void {
-  this[kRecord].noteClose('client', error.code === 'ECONNRESET' ? 'connection reset by peer' : `socket error: ${error.message}`);
+  // node:http2 destroys the socket with its session's error when nghttp2 cuts a peer off (a flood, a
+  // protocol violation): the server closed that connection, for what the client sent.
+  if (error.code?.startsWith('ERR_HTTP2') === true) this[kRecord].noteClose('server', `HTTP/2: ${error.message}`);
+  else this[kRecord].noteClose('client', error.code === 'ECONNRESET' ? 'connection reset by peer' : `socket error: ${error.message}`);
 }
 
 function onTrackedSocketClose(this: TrackedSocket): void {

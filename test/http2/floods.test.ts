@@ -9,6 +9,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { connect as h2connect } from 'node:http2';
 import { readFileSync } from 'node:fs';
+import { withLab } from '../helpers/lab.js';
 import { type Served, startServe, stopServe } from '../helpers/serve.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -32,11 +33,15 @@ const rssKiB = (pid: number): number => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readF
 const MAX_RSS_GROWTH_KIB = 32 * 1024;
 
 /** Write frames from `next` until the server closes or `max` frames; parse incoming frames for GOAWAY. */
-async function flood(served: Served, next: (i: number) => Buffer, max: number, timeoutMs = 5_000, read = true): Promise<Outcome> {
-  const pid = served.child.pid!;
+/** The server to flood: its port, and the process whose memory is measured. */
+interface Target { readonly port: number; readonly pid: number }
+const targetOf = (served: Served): Target => ({ port: served.port, pid: served.child.pid! });
+
+async function flood(target: Target, next: (i: number) => Buffer, max: number, timeoutMs = 5_000, read = true): Promise<Outcome> {
+  const { pid } = target;
   const rssBefore = rssKiB(pid);
   let rssPeak = rssBefore;
-  const socket: Socket = netConnect({ port: served.port, host: '127.0.0.1' });
+  const socket: Socket = netConnect({ port: target.port, host: '127.0.0.1' });
   socket.on('error', () => {});
   await once(socket, 'connect');
   let closed = false; let goaway: number | undefined; let buf = Buffer.alloc(0);
@@ -99,7 +104,7 @@ describe('HTTP/2 floods against one serve process', () => {
   after(async () => { if (served) assert.equal(await stopServe(served.child), 0, 'a graceful exit after the floods'); });
 
   it('rapid reset (HEADERS + RST_STREAM, CVE-2023-44487) is cut with GOAWAY; others are served', async () => {
-    const out = await flood(served!, (i) => {
+    const out = await flood(targetOf(served!), (i) => {
       const id = 2 * Math.floor(i / 2) + 1;
       return i % 2 === 0 ? frame(1, 0x5, id, GET_BLOCK) : frame(3, 0, id, Buffer.from([0, 0, 0, 8]));
     }, MAX_FRAMES);
@@ -109,21 +114,34 @@ describe('HTTP/2 floods against one serve process', () => {
   });
 
   it('PING flood from a client that never reads the ACKs is cut; others are served', async () => {
-    const out = await flood(served!, (i) => { const p = Buffer.alloc(8); p.writeUInt32BE(i, 4); return frame(6, 0, 0, p); }, MAX_FRAMES, 5_000, false);
+    const out = await flood(targetOf(served!), (i) => { const p = Buffer.alloc(8); p.writeUInt32BE(i, 4); return frame(6, 0, 0, p); }, MAX_FRAMES, 5_000, false);
     assertCut('ping flood', out);
     assert.equal(await healthz(served!.port), 'ok\n');
   });
 
   it('SETTINGS flood from a client that never reads the ACKs is cut; others are served', async () => {
-    const out = await flood(served!, () => frame(4, 0, 0, Buffer.from([0, 3, 0, 0, 0, 100])), MAX_FRAMES, 5_000, false);
+    const out = await flood(targetOf(served!), () => frame(4, 0, 0, Buffer.from([0, 3, 0, 0, 0, 100])), MAX_FRAMES, 5_000, false);
     assertCut('settings flood', out);
     assert.equal(await healthz(served!.port), 'ok\n');
   });
 
   it('CONTINUATION flood (CVE-2024-27316: HEADERS without END_HEADERS, then endless CONTINUATION) is cut; others are served', async () => {
     const junk = Buffer.concat(Array.from({ length: 100 }, (_, k) => Buffer.from([0x40, 0x03, 0x78, 0x2d, 0x61 + (k % 26), 0x03, 0x61, 0x61, 0x61])));
-    const out = await flood(served!, (i) => i === 0 ? frame(1, 0x1, 1, GET_BLOCK) : frame(9, 0, 1, junk), MAX_FRAMES);
+    const out = await flood(targetOf(served!), (i) => i === 0 ? frame(1, 0x1, 1, GET_BLOCK) : frame(9, 0, 1, junk), MAX_FRAMES);
     assertCut('continuation flood', out);
     assert.equal(await healthz(served!.port), 'ok\n');
   });
+
+  it('the table blames the server for a connection nghttp2 cut off, with its reason', () => withLab({}, async (server, events) => {
+    await flood({ port: server.port, pid: process.pid }, (i) => {
+      const id = 2 * Math.floor(i / 2) + 1;
+      return i % 2 === 0 ? frame(1, 0x5, id, GET_BLOCK) : frame(3, 0, id, Buffer.from([0, 0, 0, 8]));
+    }, 20_000);
+    const closes = events.filter((e) => e.type === 'close');
+    assert.equal(closes.length, 1, JSON.stringify(closes));
+    const [close] = closes;
+    assert.ok(close?.type === 'close');
+    assert.equal(close.closedBy, 'server', close.reason);
+    assert.match(close.reason, /HTTP\/2/);
+  }));
 });
