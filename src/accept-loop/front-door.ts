@@ -189,8 +189,7 @@ export class FrontDoor implements Deadline {
     const socket = this.#socket;
     this.#phase = 'handshake';
     this.#release();
-    socket.unshift(this.#received.length === 1 ? this.#received[0]! : Buffer.concat(this.#received, this.#receivedBytes));
-    this.#received = [];
+    socket.unshift(this.#takeReceived());
     this.#hello = undefined;
     // node:tls reads what is buffered on the socket first ("emulate receiving it"), then the TCP handle.
     const secure = new TLSSocket(socket, {
@@ -255,12 +254,22 @@ export class FrontDoor implements Deadline {
     record.noteClose(by ?? (error.code === 'ECONNRESET' ? 'client' : 'server'), `TLS handshake failed: ${reason}`);
   }
 
-  #toHttp(): void {
+  /** The front door is done with the socket: every byte it read, for the reader that comes next. */
+  #handOver(): Buffer {
     this.#phase = 'done';
     this.#disarm();
     this.#release();
-    const initial = this.#received.length === 1 ? this.#received[0]! : Buffer.concat(this.#received, this.#receivedBytes);
+    return this.#takeReceived();
+  }
+
+  #takeReceived(): Buffer {
+    const received = this.#received.length === 1 ? this.#received[0]! : Buffer.concat(this.#received, this.#receivedBytes);
     this.#received = [];
+    return received;
+  }
+
+  #toHttp(): void {
+    const initial = this.#handOver();
     const record = this.#record;
     record.transition(ConnectionState.Http);
     const connection = new HttpConnection(this.#socket, this.#socket, record, this.#services);
@@ -270,11 +279,7 @@ export class FrontDoor implements Deadline {
 
   /** RFC 9113 §3.3: prior knowledge; the preface and whatever followed it are node:http2's to read. */
   #toHttp2(): void {
-    this.#phase = 'done';
-    this.#disarm();
-    this.#release();
-    const initial = this.#received.length === 1 ? this.#received[0]! : Buffer.concat(this.#received, this.#receivedBytes);
-    this.#received = [];
+    const initial = this.#handOver();
     const connection = new Http2Connection(this.#socket, this.#socket, this.#record, this.#services);
     this.#record.onShutdown(Http2Connection.shutdown, connection);
     connection.start(initial);

@@ -203,13 +203,7 @@ function webSocketVerdict(outcome: Awaited<ReturnType<typeof pipeWebSocket>>, ve
  */
 function showSent(verbose: (line: string) => void, trust: TlsTrust) {
   return (socket: Socket, request: string): void => {
-    const tuple = fiveTupleOf(socket);
-    verbose(`* connected: tcp ${formatEndpoint(tuple.localAddress, tuple.localPort)} → ${formatEndpoint(tuple.remoteAddress, tuple.remotePort)} (our address:port → the server's)`);
-    const tls = describeTls(socket, trust);
-    if (tls) {
-      verbose(`* tls: ${tls.summary}`);
-      if (!tls.verified) verbose(`* tls: ${tls.verification}`);
-    }
+    showEndpoints(verbose, socket, trust);
     for (const line of request.split('\r\n').slice(0, -1)) verbose(`> ${printable(line)}`.trimEnd());
   };
 }
@@ -313,13 +307,18 @@ function endSession(http2: Http2Session): void {
 }
 
 function showConnected(verbose: (line: string) => void, socket: Socket, trust: TlsTrust): void {
+  if (!showEndpoints(verbose, socket, trust)) {
+    verbose('* http/2 with prior knowledge: cleartext, no ALPN and no Upgrade; the preface comes first (RFC 9113 §3.3)');
+  }
+}
+
+/** The 5-tuple, and for TLS what the handshake agreed (an unverified certificate in full); true for TLS. */
+function showEndpoints(verbose: (line: string) => void, socket: Socket, trust: TlsTrust): boolean {
   const tuple = fiveTupleOf(socket);
   verbose(`* connected: tcp ${formatEndpoint(tuple.localAddress, tuple.localPort)} → ${formatEndpoint(tuple.remoteAddress, tuple.remotePort)} (our address:port → the server's)`);
   const tls = describeTls(socket, trust);
-  if (tls) {
-    verbose(`* tls: ${tls.summary}`);
-    if (!tls.verified) verbose(`* tls: ${tls.verification}`);
-  } else {
-    verbose('* http/2 with prior knowledge: cleartext, no ALPN and no Upgrade; the preface comes first (RFC 9113 §3.3)');
-  }
+  if (!tls) return false;
+  verbose(`* tls: ${tls.summary}`);
+  if (!tls.verified) verbose(`* tls: ${tls.verification}`);
+  return true;
 }

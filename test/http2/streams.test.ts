@@ -8,45 +8,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import { constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import { body, session, status, WAIT_MS, within } from '../helpers/h2-client.js';
 import { withLab } from '../helpers/lab.js';
 import { createSelfSignedCertificate } from '../../src/accept-loop/tls/self-signed-certificate.js';
 import type { ProtocolHandler } from '../../src/registry/plugin.js';
 
-const WAIT_MS = 3_000;
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([promise, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms); })])
-    .finally(() => clearTimeout(timer));
-}
-
 async function until(predicate: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
   await within((async () => { while (!predicate()) await new Promise((r) => setTimeout(r, 5)); })(), ms, what);
-}
-
-async function session(port: number): Promise<ClientHttp2Session> {
-  const client = connect(`http://127.0.0.1:${port}`);
-  client.on('error', () => {});
-  await within(new Promise<void>((resolve) => client.once('remoteSettings', () => resolve())), WAIT_MS, 'server SETTINGS');
-  return client;
-}
-
-function status(stream: ClientHttp2Stream): Promise<number> {
-  return within(new Promise((resolve, reject) => {
-    stream.once('response', (headers) => resolve(Number(headers[':status'])));
-    stream.once('error', reject);
-  }), WAIT_MS, ':status');
-}
-
-function body(stream: ClientHttp2Stream): Promise<string> {
-  return within(new Promise((resolve, reject) => {
-    let text = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => { text += chunk; });
-    stream.once('end', () => resolve(text));
-    stream.once('error', reject);
-  }), WAIT_MS, 'body');
 }
 
 function extendedConnect(client: ClientHttp2Session, protocol: string, path: string, extra: Record<string, string> = {}): ClientHttp2Stream {
