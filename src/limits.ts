@@ -28,6 +28,17 @@ export interface Limits {
   readonly webSocketMaxMessageBytes: number;
   /** How long to wait for the peer's close frame after sending ours before dropping TCP. */
   readonly webSocketCloseTimeoutMs: number;
+  /**
+   * permessage-deflate (RFC 7692), the defaults of every WebSocket endpoint (each may override them):
+   * the largest LZ77 window the server compresses with, 9-15 bits, or 0 to decline the extension; the
+   * window asked of a client whose offer lets us (`client_max_window_bits`); zlib's level and memLevel;
+   * and the size below which a message goes out uncompressed. Chosen by measurement: docs/websocket.md.
+   */
+  readonly webSocketDeflateWindowBits: number;
+  readonly webSocketDeflateClientWindowBits: number;
+  readonly webSocketDeflateLevel: number;
+  readonly webSocketDeflateMemLevel: number;
+  readonly webSocketDeflateThresholdBytes: number;
   /** Bytes queued to a slow reader before broadcast protocols drop it (1008/1013). */
   readonly outboundQueueBytes: number;
   /** Graceful shutdown deadline; what is still open afterwards is destroyed and logged. */
@@ -82,6 +93,11 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxConnectionsPerAddress: 0,
   webSocketMaxMessageBytes: 16 * 1024 * 1024,
   webSocketCloseTimeoutMs: 5_000,
+  webSocketDeflateWindowBits: 12,
+  webSocketDeflateClientWindowBits: 12,
+  webSocketDeflateLevel: 1,
+  webSocketDeflateMemLevel: 8,
+  webSocketDeflateThresholdBytes: 64,
   outboundQueueBytes: 4 * 1024 * 1024,
   shutdownTimeoutMs: 5_000,
   tlsHandshakeTimeoutMs: 10_000,

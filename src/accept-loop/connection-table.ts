@@ -129,6 +129,7 @@ export class ConnectionRecord implements ConnectionHooks {
   #firstByte = -1;
   #tls: TlsDetails | undefined;
   #http2: Http2Details | undefined;
+  #extensions: string | undefined;
 
   constructor(id: number, ends: SharedEnds, remotePort: number, socket: Socket, now: number, table: ConnectionTable) {
     this.id = id;
@@ -232,6 +233,11 @@ export class ConnectionRecord implements ConnectionHooks {
 
   noteServerClose(reason: string): void { this.noteClose('server', reason); }
 
+  noteExtensions(description: string): void { this.#extensions = description; }
+
+  /** What the upgraded protocol negotiated on top (permessage-deflate and its parameters). */
+  get extensions(): string | undefined { return this.#extensions; }
+
   onShutdown<T>(handler: ((target: T) => void) | undefined, target?: T): void { this.#shutdown.set(handler, target); }
 
   /** Graceful shutdown reached this connection: run what its current owner registered, once. */
@@ -251,6 +257,7 @@ export class ConnectionRecord implements ConnectionHooks {
       fiveTuple: this.key,
       state: this.#state,
       protocol: this.#protocol ?? null,
+      ...(this.#extensions === undefined ? {} : { extensions: this.#extensions }),
       requests: this.#requests,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
@@ -275,6 +282,8 @@ export interface ConnectionSnapshot {
   fiveTuple: string;
   state: ConnectionState;
   protocol: string | null;
+  /** Extensions the upgraded protocol agreed on, e.g. `permessage-deflate; server_max_window_bits=12; ...`. */
+  extensions?: string;
   requests: number;
   bytesIn: number;
   bytesOut: number;

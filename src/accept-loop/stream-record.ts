@@ -26,6 +26,8 @@ export interface StreamSnapshot {
   path: string;
   /** The `:protocol` this stream switched to (RFC 8441), or null for a plain request. */
   protocol: string | null;
+  /** Extensions the stream's protocol agreed on (WebSocket's permessage-deflate over RFC 8441, say). */
+  extensions?: string;
   state: StreamState;
   /** The `:status` the server answered, once it has. */
   status: number | null;
@@ -46,6 +48,7 @@ export class StreamRecord implements ConnectionHooks {
   #status: number | null = null;
   #closedAt: number | undefined;
   #closeReason: string | undefined;
+  #extensions: string | undefined;
   readonly #shutdown = new ShutdownSlot();
   bytesIn = 0;
   bytesOut = 0;
@@ -97,6 +100,8 @@ export class StreamRecord implements ConnectionHooks {
   /** For the takeover supervision (handover.ts), which speaks of connections: who closed, and why. */
   noteClose(by: 'client' | 'server', reason: string): void { this.#closeReason ??= `closed by ${by}: ${reason}`; }
 
+  noteExtensions(description: string): void { this.#extensions = description; }
+
   onShutdown<T>(handler: ((target: T) => void) | undefined, target?: T): void { this.#shutdown.set(handler, target); }
 
   shutdown(): void { this.#shutdown.run(); }
@@ -107,6 +112,7 @@ export class StreamRecord implements ConnectionHooks {
       method: this.method,
       path: this.path,
       protocol: this.#protocol,
+      ...(this.#extensions === undefined ? {} : { extensions: this.#extensions }),
       state: this.#state,
       status: this.#status,
       bytesIn: this.bytesIn,

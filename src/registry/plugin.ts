@@ -152,6 +152,11 @@ export interface ConnectionHooks {
   isTracing(): boolean;
   noteServerClose(reason: string): void;
   /**
+   * The extensions the protocol agreed on, as one line (WebSocket: `permessage-deflate; ...` with the
+   * agreed parameters), shown on the connection's row (or the stream's, over HTTP/2).
+   */
+  noteExtensions(description: string): void;
+  /**
    * On graceful shutdown call `handler(target)` once (WebSocket: Close 1001); `undefined` unregisters.
    * One slot per connection: the alternative, a listener on `signal`, costs objects per connection.
    */

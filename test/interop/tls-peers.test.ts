@@ -240,9 +240,10 @@ describe('real TLS peers against one serve --tls-self-signed port', () => {
     assert.equal(seen.alpn, null, "Python's default context offers no ALPN, and TLS works without it");
     assert.deepEqual(seen.san, [['DNS', 'localhost'], ['IP Address', '127.0.0.1'], ['IP Address', '0:0:0:0:0:0:0:1']]);
     assert.equal(seen.upgradeHeaders.upgrade, 'websocket');
-    // websockets offers permessage-deflate; the server does not implement it, so it must not answer with it.
-    assert.match(seen.offeredExtensions ?? '', /permessage-deflate/);
-    assert.equal(seen.upgradeHeaders['sec-websocket-extensions'], undefined);
+    // websockets offers permessage-deflate (with client_max_window_bits); the server agrees, within its
+    // default 12-bit windows (RFC 7692 §7.1.2), and the echo above went both ways compressed.
+    assert.match(seen.offeredExtensions ?? '', /permessage-deflate; client_max_window_bits/);
+    assert.equal(seen.upgradeHeaders['sec-websocket-extensions'], 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12');
     const row = seen.serverRow as Row | null;
     assert.ok(row, `the server lists the client's connection (local port ${seen.local[1]})`);
     assert.equal(row.fiveTuple, `tcp 127.0.0.1:${serve.port} ${seen.local[0]}:${seen.local[1]}`);

@@ -1,6 +1,5 @@
 /**
- * permessage-deflate negotiation (RFC 7692 §5–7), both roles, as pure functions of header values. Not yet
- * wired into the handshake (issue #13 in progress): the server still declines every extension.
+ * permessage-deflate negotiation (RFC 7692 §5–7), both roles, as pure functions of header values.
  *
  * The server takes the first acceptable offer (§5.1: offers are in the client's order of preference);
  * an offer with an unknown parameter, a duplicate one or a bad value is declined, and the next is tried
@@ -34,10 +33,12 @@ export type ServerNegotiation =
   | { readonly kind: 'accepted'; readonly params: DeflateParams; readonly response: string; readonly offer: number }
   | { readonly kind: 'none'; readonly declined: ReadonlyArray<{ readonly offer: number; readonly reason: string }> };
 
-// Open for the codec (issue #13): zlib makes raw deflate with at least 9 bits (it turns 8 into 9), so an
-// agreed server_max_window_bits=8 cannot be honoured by zlib as it is; decide (decline such offers, as
-// some servers do, or prove the output fits) before this module is wired in.
-const MIN_BITS = 8;
+/**
+ * zlib's raw deflate uses at least a 9-bit window (it turns 8 into 9), so this end never agrees to
+ * compress with 8 bits: a server declines an offer that demands it (§7.1.2.1 lets it), a client fails a
+ * response that demands it. Inflating what a peer compressed with 8 bits is fine (a wider window is safe).
+ */
+export const MIN_COMPRESS_BITS = 9;
 const MAX_BITS = 15;
 
 interface OfferParams {
@@ -98,6 +99,7 @@ export function negotiateDeflate(offers: readonly ParsedExtension[], policy: Def
     if (typeof read === 'string') { declined.push({ offer: index, reason: read }); continue; }
     // The server's window is ours to shrink (§7.1.2.1), never to grow past what the client allows.
     const serverBits = Math.min(policy.serverMaxWindowBits, read.serverMaxWindowBits ?? MAX_BITS);
+    if (serverBits < MIN_COMPRESS_BITS) { declined.push({ offer: index, reason: 'server_max_window_bits=8: zlib cannot compress with an 8-bit window' }); continue; }
     // §7.1.2.2: the client's window may be limited only if its offer carries client_max_window_bits;
     // otherwise it compresses with up to 15 bits and we inflate with a 32 KiB window.
     const clientBits = read.clientMaxWindowBits === undefined
@@ -106,7 +108,7 @@ export function negotiateDeflate(offers: readonly ParsedExtension[], policy: Def
     const params: DeflateParams = {
       serverNoContextTakeover: read.serverNoContextTakeover || policy.serverNoContextTakeover,
       clientNoContextTakeover: read.clientNoContextTakeover || policy.clientNoContextTakeover,
-      serverMaxWindowBits: Math.max(serverBits, MIN_BITS),
+      serverMaxWindowBits: serverBits,
       clientMaxWindowBits: clientBits,
     };
     const response = [PERMESSAGE_DEFLATE];
@@ -117,4 +119,47 @@ export function negotiateDeflate(offers: readonly ParsedExtension[], policy: Def
     return { kind: 'accepted', params, response: response.join('; '), offer: index };
   }
   return { kind: 'none', declined };
+}
+
+
+/**
+ * What our client offers: the extension with `client_max_window_bits` and no value, as browsers do
+ * (§7.1.2.2: "the client supports" the parameter, so the server may pick our window and save memory).
+ */
+export const CLIENT_DEFLATE_OFFER = `${PERMESSAGE_DEFLATE}; client_max_window_bits`;
+
+/**
+ * The client's side: the server's `Sec-WebSocket-Extensions` answer to CLIENT_DEFLATE_OFFER, as the
+ * parameters to use, `undefined` when the server declined (no extension), or the reason to fail the
+ * connection (§7.1: a client "MUST _Fail the WebSocket Connection_" on a response it cannot accept).
+ */
+export function acceptDeflateResponse(extensions: readonly ParsedExtension[]): DeflateParams | undefined | string {
+  if (extensions.length === 0) return undefined;
+  // RFC 6455 §9.1: the server may only choose among what was offered; we offered one extension, once.
+  if (extensions.length > 1) return `the server chose ${extensions.length} extensions; we offered only ${PERMESSAGE_DEFLATE}`;
+  const chosen = extensions[0]!;
+  if (chosen.name.toLowerCase() !== PERMESSAGE_DEFLATE) return `the server chose extension ${chosen.name}, which we did not offer`;
+  const read = readOffer(chosen);
+  if (typeof read === 'string') return read;
+  // §7.1.2.2: "If a received extension negotiation response ... includes the "client_max_window_bits"
+  // extension parameter [without a value] ... the client MUST _Fail the WebSocket Connection_"; a value is
+  // required in a response.
+  if (read.clientMaxWindowBits === true) return 'client_max_window_bits needs a value in a response';
+  const clientBits = read.clientMaxWindowBits ?? MAX_BITS;
+  if (clientBits < MIN_COMPRESS_BITS) return 'client_max_window_bits=8: zlib cannot compress with an 8-bit window';
+  return {
+    serverNoContextTakeover: read.serverNoContextTakeover,
+    clientNoContextTakeover: read.clientNoContextTakeover,
+    serverMaxWindowBits: read.serverMaxWindowBits ?? MAX_BITS,
+    clientMaxWindowBits: clientBits,
+  };
+}
+
+/** The agreed parameters as one line, e.g. for the connection table: `permessage-deflate server_max_window_bits=12`. */
+export function describeDeflate(params: DeflateParams): string {
+  const parts = [PERMESSAGE_DEFLATE];
+  if (params.serverNoContextTakeover) parts.push('server_no_context_takeover');
+  if (params.clientNoContextTakeover) parts.push('client_no_context_takeover');
+  parts.push(`server_max_window_bits=${params.serverMaxWindowBits}`, `client_max_window_bits=${params.clientMaxWindowBits}`);
+  return parts.join('; ');
 }

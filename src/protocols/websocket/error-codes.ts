@@ -21,6 +21,8 @@ export const WebSocketErrorCode = {
   AcceptMismatch: 'ERR_ACCEPT_MISMATCH',
   UnexpectedSubprotocol: 'ERR_UNEXPECTED_SUBPROTOCOL',
   UnexpectedExtension: 'ERR_UNEXPECTED_EXTENSION',
+  /** The server's permessage-deflate response breaks RFC 7692 §7.1 or asks what we cannot do. */
+  InvalidExtensionResponse: 'ERR_INVALID_EXTENSION_RESPONSE',
   // Frames (§5.2), close code 1002 unless noted.
   ReservedBits: 'ERR_RESERVED_BITS',
   ReservedOpcode: 'ERR_RESERVED_OPCODE',
@@ -37,6 +39,11 @@ export const WebSocketErrorCode = {
   ExpectedContinuation: 'ERR_EXPECTED_CONTINUATION',
   /** 1009 */
   MessageTooBig: 'ERR_MESSAGE_TOO_BIG',
+  // permessage-deflate (RFC 7692 §6, §7.2).
+  /** RSV1 on a control frame or a continuation frame (§6.1), 1002. */
+  MisplacedCompressionBit: 'ERR_MISPLACED_RSV1',
+  /** 1007 */
+  InvalidCompressedData: 'ERR_INVALID_COMPRESSED_DATA',
   /** 1007 */
   InvalidUtf8: 'ERR_INVALID_UTF8',
   ClosePayloadLength: 'ERR_CLOSE_PAYLOAD_LENGTH',

@@ -49,6 +49,8 @@ export type Role = 'server' | 'client';
 
 export interface FrameHeader {
   readonly fin: boolean;
+  /** RSV1: "Per-Message Compressed" once permessage-deflate is agreed (RFC 7692 §6). */
+  readonly rsv1: boolean;
   readonly opcode: Opcode;
   /** The 4-byte masking key, or undefined for an unmasked frame. */
   readonly mask: Uint8Array | undefined;
@@ -70,6 +72,8 @@ export interface FrameDecoderOptions {
   readonly role: Role;
   /** Largest payload of one frame, inclusive; over it → 1009. Defaults to the message limit. */
   readonly maxPayloadBytes?: number;
+  /** An extension that defines RSV1 was agreed (permessage-deflate): a set RSV1 is reported, not failed. */
+  readonly allowRsv1?: boolean;
 }
 
 const NEED_DATA: FrameEvent = Object.freeze({ type: 'need-data' });
@@ -83,6 +87,8 @@ export class FrameDecoder {
   readonly #queue = new ReceiveBuffer();
   readonly #server: boolean;
   readonly #maxPayloadBytes: number;
+  /** The RSV bits that fail the connection: all three, or RSV2 and RSV3 once RSV1 has a meaning. */
+  readonly #forbiddenRsv: number;
   #inPayload = false;
   #remaining = 0;
   #mask: Uint8Array | undefined;
@@ -96,6 +102,7 @@ export class FrameDecoder {
     }
     this.#server = options.role === 'server';
     this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_LIMITS.webSocketMaxMessageBytes;
+    this.#forbiddenRsv = options.allowRsv1 === true ? 0x30 : 0x70;
   }
 
   /** Queues received bytes (taking ownership: see the file comment). */
@@ -135,8 +142,12 @@ export class FrameDecoder {
     // §5.2: "RSV1, RSV2, RSV3: 1 bit each. MUST be 0 unless an extension is negotiated that defines
     // meanings for non-zero values. If a nonzero value is received and none of the negotiated
     // extensions defines the meaning of such a nonzero value, the receiving endpoint MUST _Fail the
-    // WebSocket Connection_." We negotiate no extension.
-    if ((b0 & 0x70) !== 0) return this.#fail(Err.ReservedBits, 'a reserved bit (RSV1-3) is set but no extension was negotiated');
+    // WebSocket Connection_." Only permessage-deflate (RFC 7692 §6) gives one a meaning: RSV1.
+    if ((b0 & this.#forbiddenRsv) !== 0) {
+      return this.#fail(Err.ReservedBits, this.#forbiddenRsv === 0x70
+        ? 'a reserved bit (RSV1-3) is set but no extension was negotiated'
+        : 'RSV2 or RSV3 is set; only RSV1 has a meaning (permessage-deflate)');
+    }
     const opcode = b0 & 0x0f;
     // §5.2: "If an unknown opcode is received, the receiving endpoint MUST _Fail the WebSocket Connection_."
     if (!KNOWN_OPCODE[opcode]) return this.#fail(Err.ReservedOpcode, `reserved opcode 0x${opcode.toString(16)}`);
@@ -144,6 +155,9 @@ export class FrameDecoder {
     const control = isControlOpcode(opcode);
     // §5.5: control frames "MUST NOT be fragmented".
     if (control && !fin) return this.#fail(Err.FragmentedControl, 'a control frame has FIN clear');
+    const rsv1 = (b0 & 0x40) !== 0;
+    // RFC 7692 §6.1: "An endpoint MUST NOT set the "Per-Message Compressed" bit of control frames".
+    if (control && rsv1) return this.#fail(Err.MisplacedCompressionBit, 'a control frame has RSV1 set (control frames are never compressed)');
     if (available < 2) return NEED_DATA;
 
     const b1 = bytes[1]!;
@@ -199,7 +213,7 @@ export class FrameDecoder {
     this.#remaining = length;
     this.#mask = mask;
     this.#position = 0;
-    return { type: 'header', header: { fin, opcode: opcode as Opcode, mask, payloadLength: length, headerLength } };
+    return { type: 'header', header: { fin, rsv1, opcode: opcode as Opcode, mask, payloadLength: length, headerLength } };
   }
 
   #fail(code: string, message: string, closeCode = 1002): FrameEvent {

@@ -16,10 +16,13 @@ const OPCODE_NAMES: readonly string[] = [
   'close', 'ping', 'pong', 'opcode-11', 'opcode-12', 'opcode-13', 'opcode-14', 'opcode-15',
 ];
 
-/** `text fin=1 len=5`: the opcode's name, the FIN bit and the payload length, as the trace prints them. */
+/**
+ * `text fin=1 len=5`: the opcode's name, the FIN bit and the payload length, as the trace prints them;
+ * `text fin=1 rsv1=1 len=87` for the first frame of a compressed message (RFC 7692 §6).
+ */
 export function describeFrame(header: FrameHeader): string {
   const name = OPCODE_NAMES[header.opcode] ?? `opcode-${header.opcode}`;
-  return `${name} fin=${header.fin ? 1 : 0} len=${header.payloadLength}`;
+  return `${name} fin=${header.fin ? 1 : 0}${header.rsv1 ? ' rsv1=1' : ''} len=${header.payloadLength}`;
 }
 
 /** A `frame` protocol event whose detail is computed on first read. */

@@ -3,6 +3,7 @@ import type { RequestHead } from '../../http/request-head.js';
 import { WEBSOCKET_VERSION, computeAcceptKey, isValidClientKey } from './accept-key.js';
 import { WebSocketErrorCode as Err } from './error-codes.js';
 import { isToken, listHasToken, parseExtensions, splitList, type ParsedExtension } from './handshake-fields.js';
+import { negotiateDeflate, type DeflateParams, type DeflatePolicy } from './deflate-negotiation.js';
 
 export { WEBSOCKET_VERSION, computeAcceptKey, generateClientKey } from './accept-key.js';
 export type { ParsedExtension } from './handshake-fields.js';
@@ -35,6 +36,8 @@ export interface HandshakeOptions {
    * A predicate sees `undefined` and decides itself.
    */
   readonly allowedOrigins?: readonly string[] | ((origin: string | undefined) => boolean);
+  /** Accept permessage-deflate (RFC 7692) within these bounds; absent: every extension is declined. */
+  readonly deflate?: DeflatePolicy;
 }
 
 export type HandshakeResult =
@@ -44,15 +47,19 @@ export type HandshakeResult =
       readonly accept: string | undefined;
       /** The chosen subprotocol, or undefined when none was agreed. */
       readonly protocol: string | undefined;
-      /** What the client offered in `Sec-WebSocket-Extensions`; none is accepted. */
+      /** What the client offered in `Sec-WebSocket-Extensions`. */
       readonly extensionOffers: ParsedExtension[];
+      /** permessage-deflate as agreed (the 101 carries it), or undefined when no offer was accepted. */
+      readonly deflate: DeflateParams | undefined;
+      /** Why each permessage-deflate offer that was not taken was declined (for the trace and probe). */
+      readonly declinedOffers: ReadonlyArray<{ readonly offer: number; readonly reason: string }>;
       /** Headers for the 101 besides `Upgrade` and `Connection`. */
       readonly responseHeaders: Array<[string, string]>;
     }
   | { readonly ok: false; readonly error: ProtocolError };
 
 export function validateClientHandshake(head: RequestHead, options: HandshakeOptions = {}): HandshakeResult {
-  const { protocols = [], requireProtocol = false, allowedOrigins } = options;
+  const { protocols = [], requireProtocol = false, allowedOrigins, deflate: deflatePolicy } = options;
   for (const protocol of protocols) {
     if (!isToken(protocol)) throw new UsageError('ERR_INVALID_SUBPROTOCOL', `subprotocol "${protocol}" is not a token`);
   }
@@ -136,14 +143,26 @@ export function validateClientHandshake(head: RequestHead, options: HandshakeOpt
   if (protocol === undefined && requireProtocol) {
     return refuse(Err.NoSubprotocol, `none of the offered subprotocols (${offered.join(', ') || 'none'}) is supported`);
   }
-  // §9.1 syntax; §4.2.2: the server accepts none of them, so the 101 carries no Sec-WebSocket-Extensions.
+  // §9.1 syntax. §4.2.2 item 4 (/extensions/): the server picks among the offers; we speak only
+  // permessage-deflate (RFC 7692), and only when the endpoint's policy allows it.
   const extensionOffers = parseExtensions(head.getAll('sec-websocket-extensions'));
   if (extensionOffers === undefined) return refuse(Err.InvalidExtensions, 'Sec-WebSocket-Extensions is malformed');
+  const negotiation = deflatePolicy === undefined ? undefined : negotiateDeflate(extensionOffers, deflatePolicy);
 
   const accept = key === undefined ? undefined : computeAcceptKey(key);
   const responseHeaders: Array<[string, string]> = accept === undefined ? [] : [['Sec-WebSocket-Accept', accept]];
   if (protocol !== undefined) responseHeaders.push(['Sec-WebSocket-Protocol', protocol]);
-  return { ok: true, accept, protocol, extensionOffers, responseHeaders };
+  // RFC 7692 §5: the response "includes the extension ... and the agreed parameters", exactly one element.
+  if (negotiation?.kind === 'accepted') responseHeaders.push(['Sec-WebSocket-Extensions', negotiation.response]);
+  return {
+    ok: true,
+    accept,
+    protocol,
+    extensionOffers,
+    deflate: negotiation?.kind === 'accepted' ? negotiation.params : undefined,
+    declinedOffers: negotiation?.kind === 'none' ? negotiation.declined : [],
+    responseHeaders,
+  };
 }
 
 function refuse(

@@ -13,6 +13,7 @@ import {
   type Role,
 } from './frame-codec.js';
 import { createMaskSource } from './mask.js';
+import { PerMessageDeflate, type DeflateSetup } from './permessage-deflate.js';
 import { Utf8Validator, isValidUtf8 } from './utf8.js';
 
 /**
@@ -67,6 +68,12 @@ export interface WebSocketProtocolOptions {
   readonly randomMask?: () => Uint8Array;
   /** Called with every frame header received and sent. Absent (the default): no work at all. */
   readonly onFrame?: FrameObserver;
+  /**
+   * permessage-deflate as agreed in the handshake (RFC 7692): RSV1 then marks a compressed message,
+   * which is inflated at its last frame (capped at `maxMessageBytes` while inflating), and messages of at
+   * least `thresholdBytes` are sent compressed. Absent: no extension, and RSV1 fails the connection.
+   */
+  readonly deflate?: DeflateSetup;
 }
 
 const NEED_DATA: WebSocketEvent = Object.freeze({ type: 'need-data' });
@@ -82,6 +89,7 @@ export class WebSocketProtocol {
   readonly #decoder: FrameDecoder;
   readonly #maxMessageBytes: number;
   readonly #randomMask: (() => Uint8Array) | undefined;
+  readonly #deflate: PerMessageDeflate | undefined;
   #onFrame: FrameObserver | undefined;
 
   // The frame being received.
@@ -94,6 +102,10 @@ export class WebSocketProtocol {
   #messageKind: MessageKind | undefined;
   #messageBytes = 0; // declared lengths of its frames so far
   #messagePieces: Uint8Array[] = NO_PIECES;
+  /** RSV1 was set on its first frame: the pieces are compressed, inflated once the message is whole. */
+  #messageCompressed = false;
+  #lastWireBytes = 0;
+  #lastCompressed = false;
   /** Created with the first text message: an idle or binary-only connection never needs it. */
   #utf8: Utf8Validator | undefined;
 
@@ -114,7 +126,8 @@ export class WebSocketProtocol {
     }
     // No single frame can be larger than a message, so the decoder applies the same cap per frame
     // (rejecting an oversized single frame even before its masking key arrives).
-    this.#decoder = new FrameDecoder({ role: options.role, maxPayloadBytes: this.#maxMessageBytes });
+    this.#decoder = new FrameDecoder({ role: options.role, maxPayloadBytes: this.#maxMessageBytes, allowRsv1: options.deflate !== undefined });
+    this.#deflate = options.deflate === undefined ? undefined : new PerMessageDeflate(options.deflate, options.role);
     // §5.3: a client masks every frame; a server never does (§5.1).
     this.#randomMask = options.role === 'client' ? (options.randomMask ?? createMaskSource()) : undefined;
     this.#onFrame = options.onFrame;
@@ -138,6 +151,24 @@ export class WebSocketProtocol {
   /** Who sent the first Close frame, once one has been sent or received. */
   get closeInitiator(): 'local' | 'remote' | undefined {
     return this.#closeInitiator;
+  }
+
+  /**
+   * Payload bytes on the wire of the message last delivered by `next()` or last encoded by a send: for a
+   * compressed message, its compressed size (the trace shows it beside the inflated size).
+   */
+  get lastMessageWireBytes(): number {
+    return this.#lastWireBytes;
+  }
+
+  /** Whether that same message was compressed (RSV1). */
+  get lastMessageCompressed(): boolean {
+    return this.#lastCompressed;
+  }
+
+  /** Whether permessage-deflate is in use on this connection. */
+  get compressing(): boolean {
+    return this.#deflate !== undefined;
   }
 
   get closeSent(): boolean {
@@ -210,6 +241,10 @@ export class WebSocketProtocol {
       if (this.#messageKind === undefined) {
         return this.#fail(Err.UnexpectedContinuation, 'a continuation frame arrived with no message in progress');
       }
+      // RFC 7692 §6.1: the compressed bit is set "on the first frame of a message" only; §6: "an
+      // endpoint MUST NOT set the RSV1 bit on non-first fragments" (and fails a peer that does, §6.2 of
+      // RFC 6455's rule for unexplained reserved bits).
+      if (header.rsv1) return this.#fail(Err.MisplacedCompressionBit, 'RSV1 is set on a continuation frame');
     } else {
       // §5.4: "The fragments of one message MUST NOT be interleaved between the fragments of another
       // message unless an extension has been negotiated that can interpret the interleaving."
@@ -219,7 +254,8 @@ export class WebSocketProtocol {
       this.#messageKind = opcode as MessageKind;
       this.#messageBytes = 0;
       this.#messagePieces = [];
-      if (opcode === Opcode.Text) {
+      this.#messageCompressed = header.rsv1;
+      if (opcode === Opcode.Text && !header.rsv1) {
         if (this.#utf8 === undefined) this.#utf8 = new Utf8Validator(); else this.#utf8.reset();
       }
     }
@@ -243,7 +279,8 @@ export class WebSocketProtocol {
       return undefined;
     }
     // §8.1: invalid UTF-8 in a text message fails the connection; checked per piece so it fails fast.
-    if (this.#messageKind === Opcode.Text && !this.#utf8!.write(data)) {
+    // (A compressed message is checked once inflated.)
+    if (this.#messageKind === Opcode.Text && !this.#messageCompressed && !this.#utf8!.write(data)) {
       return this.#fail(
         Err.InvalidUtf8,
         `invalid UTF-8 at byte ${this.#utf8!.offset} of a text message`,
@@ -266,9 +303,18 @@ export class WebSocketProtocol {
     }
     if (!this.#frameFin) return undefined;
     const kind = this.#messageKind;
-    const data = join(this.#messagePieces, this.#messageBytes);
+    let data = join(this.#messagePieces, this.#messageBytes);
     this.#messageKind = undefined;
     this.#messagePieces = NO_PIECES;
+    this.#lastWireBytes = this.#messageBytes;
+    this.#lastCompressed = this.#messageCompressed;
+    if (this.#messageCompressed) {
+      const inflated = this.#deflate!.decompress(data, this.#maxMessageBytes);
+      if (inflated instanceof ProtocolError) return this.#fail(inflated.code, inflated.message, inflated.closeCode);
+      if (kind === Opcode.Binary) return { type: 'binary', data: inflated };
+      if (!isValidUtf8(inflated)) return this.#fail(Err.InvalidUtf8, 'a compressed text message is not valid UTF-8 once inflated', CloseCode.InvalidPayload);
+      return { type: 'text', text: decodeUtf8(inflated) };
+    }
     if (kind === Opcode.Binary) return { type: 'binary', data };
     // A message that ends inside a character is invalid too (§8.1).
     if (!this.#utf8!.complete) {
@@ -311,20 +357,35 @@ export class WebSocketProtocol {
   /** A whole text message. */
   sendText(text: string): Uint8Array[] {
     this.#checkCanSendMessage();
-    return this.#frame(Opcode.Text, Buffer.from(text, 'utf8'), true);
+    return this.#message(Opcode.Text, Buffer.from(text, 'utf8'));
   }
 
   /** A whole binary message. For a large unmasked one the last buffer is `data` itself, not a copy. */
   sendBinary(data: Uint8Array): Uint8Array[] {
     this.#checkCanSendMessage();
-    return this.#frame(Opcode.Binary, data, true);
+    return this.#message(Opcode.Binary, data);
+  }
+
+  /** A whole message in one frame, compressed when the extension is on and it is long enough (§6). */
+  #message(opcode: MessageKind, payload: Uint8Array): Uint8Array[] {
+    const deflate = this.#deflate;
+    if (deflate === undefined || !deflate.shouldCompress(payload.length)) {
+      this.#lastWireBytes = payload.length;
+      this.#lastCompressed = false;
+      return this.#frame(opcode, payload, true);
+    }
+    const compressed = deflate.compress(payload);
+    this.#lastWireBytes = compressed.length;
+    this.#lastCompressed = true;
+    return this.#frame(opcode, compressed, true, true);
   }
 
   /**
    * One fragment of a message (§5.4): the first call picks the kind, later ones must repeat it, `fin`
    * ends the message. Text fragments are raw UTF-8 bytes, so a character may be split between them;
    * the concatenation must be valid UTF-8 (checked, UsageError otherwise). Pings and pongs may be sent
-   * between fragments; whole messages may not.
+   * between fragments; whole messages may not. Fragmented messages are sent uncompressed (RSV1 is chosen
+   * per message, RFC 7692 §6, and a message whose end is not known yet cannot be compressed whole).
    */
   sendFragment(kind: 'text' | 'binary', data: Uint8Array, fin: boolean): Uint8Array[] {
     this.#checkOpen();
@@ -382,14 +443,14 @@ export class WebSocketProtocol {
     return frames;
   }
 
-  #frame(opcode: Opcode, payload: Uint8Array, fin: boolean): Uint8Array[] {
+  #frame(opcode: Opcode, payload: Uint8Array, fin: boolean, rsv1 = false): Uint8Array[] {
     const mask = this.#randomMask?.();
-    const frames = encodeFrame(mask === undefined ? { opcode, payload, fin } : { opcode, payload, fin, mask });
+    const frames = encodeFrame(mask === undefined ? { opcode, payload, fin, rsv1 } : { opcode, payload, fin, mask, rsv1 });
     if (this.#onFrame !== undefined) {
       const payloadLength = payload.length;
       // The header is the first buffer, minus the payload when encodeFrame copied it in behind.
       const headerLength = frames.length === 1 ? frames[0]!.length - payloadLength : frames[0]!.length;
-      this.#onFrame({ fin, opcode, mask, payloadLength, headerLength }, 'out');
+      this.#onFrame({ fin, rsv1, opcode, mask, payloadLength, headerLength }, 'out');
     }
     return frames;
   }

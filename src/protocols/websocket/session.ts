@@ -33,6 +33,7 @@ import { closeWhenFlushed } from '../../socket-close.js';
 import type { ConnectionHooks } from '../../registry/plugin.js';
 import { CloseCode } from './close-codes.js';
 import { frameEvent, lazyEvent } from './frame-trace.js';
+import type { DeflateSetup } from './permessage-deflate.js';
 import { WebSocketProtocol } from './protocol.js';
 
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
@@ -53,6 +54,8 @@ export interface WebSocketOptions {
    * why this side ends the connection (our Close, a protocol error, a drop), for the connection table.
    */
   readonly hooks?: WebSocketHooks;
+  /** permessage-deflate as agreed in the handshake (RFC 7692); absent: no extension. */
+  readonly deflate?: DeflateSetup;
   /** False: the bytes that came with the handshake wait for `processEarlyBytes()`. Default: the next turn. */
   readonly deferHead?: boolean;
 }
@@ -83,6 +86,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #codec: WebSocketProtocol | undefined;
   readonly #role: 'server' | 'client';
   readonly #maxMessageBytes: number;
+  readonly #deflate: DeflateSetup | undefined;
   readonly #closeTimeoutMs: number;
   readonly #hooks: WebSocketHooks | undefined;
   #readyState: ReadyState = ReadyState.OPEN;
@@ -132,6 +136,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     this.#role = options.role;
     this.#maxMessageBytes = options.maxMessageBytes;
+    this.#deflate = options.deflate;
     (socket as SocketWithSession)[kSession] = this;
     socket.on('data', WebSocket.#onData);
     socket.on('end', WebSocket.#onEnd);
@@ -178,7 +183,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const binary = typeof data !== 'string';
     const tracing = this.#observeFrames();
     const frames = binary ? this.#wire.sendBinary(data) : this.#wire.sendText(data);
-    if (tracing) this.#hooks!.emit(lazyEvent('message', 'out', () => binary ? `binary ${data.length} B` : `text ${Buffer.byteLength(data)} B`));
+    if (tracing) {
+      const codec = this.#wire;
+      const line = describeMessage(binary ? 'binary' : 'text', binary ? data.length : Buffer.byteLength(data), codec);
+      this.#hooks!.emit(lazyEvent('message', 'out', () => line));
+    }
     return this.#write(frames);
   }
 
@@ -258,12 +267,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
           // reads our Close); they are delivered, as ws does, so `echo hi | connect` still sees its echo.
           // After terminate() or a keepalive drop nothing more is delivered.
           if (this.#dropped || this.#readyState === ReadyState.CLOSED) break;
-          if (this.#tracing) this.#trace('message', 'in', () => `text ${Buffer.byteLength(event.text)} B`);
+          if (this.#tracing) {
+            const line = describeMessage('text', Buffer.byteLength(event.text), this.#wire);
+            this.#trace('message', 'in', () => line);
+          }
           this.emit('message', event.text, false);
           break;
         case 'binary':
           if (this.#dropped || this.#readyState === ReadyState.CLOSED) break;
-          if (this.#tracing) this.#trace('message', 'in', () => `binary ${event.data.length} B`);
+          if (this.#tracing) {
+            const line = describeMessage('binary', event.data.length, this.#wire);
+            this.#trace('message', 'in', () => line);
+          }
           this.emit('message', event.data, true);
           break;
         case 'ping':
@@ -412,7 +427,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** The sans-IO codec, made on first use with no frame observer (see #observeFrames). */
   get #wire(): WebSocketProtocol {
-    return (this.#codec ??= new WebSocketProtocol({ role: this.#role, maxMessageBytes: this.#maxMessageBytes }));
+    return (this.#codec ??= new WebSocketProtocol(this.#deflate === undefined
+      ? { role: this.#role, maxMessageBytes: this.#maxMessageBytes }
+      : { role: this.#role, maxMessageBytes: this.#maxMessageBytes, deflate: this.#deflate }));
   }
 
   /**
@@ -446,6 +463,15 @@ const kSession = Symbol('switchyard.webSocket');
 const ListenerSlots = function ListenerSlots() {} as unknown as new () => object;
 ListenerSlots.prototype = Object.create(null);
 type SocketWithSession = Duplex & { [kSession]: WebSocket };
+
+/**
+ * `text 5 B`, or with permessage-deflate the size on the wire too: `text 1024 B (deflated to 87 B)`,
+ * `text 10 B (uncompressed)` for one under the threshold.
+ */
+function describeMessage(kind: string, length: number, codec: WebSocketProtocol): string {
+  if (!codec.compressing) return `${kind} ${length} B`;
+  return `${kind} ${length} B (${codec.lastMessageCompressed ? `deflated to ${codec.lastMessageWireBytes} B` : 'uncompressed'})`;
+}
 
 function describeClose(code: number, reason: string): string {
   return `code=${code}${reason === '' ? '' : ` reason=${JSON.stringify(reason)}`}`;

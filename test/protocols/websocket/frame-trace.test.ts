@@ -66,8 +66,9 @@ describe('the frame observer (onFrame)', () => {
 
 describe('trace events', () => {
   it('name every opcode, reserved ones included', () => {
-    const header = (opcode: number, fin = true): FrameHeader => ({ opcode: opcode as FrameHeader['opcode'], fin, mask: undefined, payloadLength: 5, headerLength: 2 });
+    const header = (opcode: number, fin = true, rsv1 = false): FrameHeader => ({ opcode: opcode as FrameHeader['opcode'], fin, rsv1, mask: undefined, payloadLength: 5, headerLength: 2 });
     assert.equal(describeFrame(header(1)), 'text fin=1 len=5');
+    assert.equal(describeFrame(header(1, true, true)), 'text fin=1 rsv1=1 len=5');
     assert.equal(describeFrame(header(0, false)), 'continuation fin=0 len=5');
     assert.equal(describeFrame(header(10)), 'pong fin=1 len=5');
     assert.equal(describeFrame(header(3)), 'opcode-3 fin=1 len=5');
@@ -81,7 +82,7 @@ describe('trace events', () => {
     assert.equal(calls, 1);
     assert.deepEqual(copy, { kind: 'frame', direction: 'in', detail: 'text fin=1 len=5', extra: true });
     assert.deepEqual({ ...lazyEvent('drop', undefined, () => 'why') }, { kind: 'drop', detail: 'why' });
-    const header: FrameHeader = { opcode: 2, fin: true, mask: undefined, payloadLength: 9, headerLength: 2 };
+    const header: FrameHeader = { opcode: 2, fin: true, rsv1: false, mask: undefined, payloadLength: 9, headerLength: 2 };
     assert.deepEqual({ ...frameEvent(header, 'out') }, { kind: 'frame', direction: 'out', detail: 'binary fin=1 len=9' });
   });
 });
