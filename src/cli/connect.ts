@@ -16,7 +16,10 @@ import {
   buildConnectHeaders, CONNECTION_PREFACE, describeSettings, formatHeaderBlock, headerValue, openHttp2, readStreamBody, requestStream,
   requireExtendedConnect, type Http2Session,
 } from './http2-client.js';
-import { pipeWebSocket } from './websocket-pipe.js';
+import { pipeWebSocket, type WebSocketPipeOptions } from './websocket-pipe.js';
+import { acceptDeflateResponse, describeDeflate, type DeflateParams } from '../protocols/websocket/deflate-negotiation.js';
+import { parseExtensions } from '../protocols/websocket/handshake-fields.js';
+import { DEFAULT_DEFLATE_TUNING } from '../protocols/websocket/permessage-deflate.js';
 
 export const CONNECT_HELP = `switchyard connect <url> [options]
 
@@ -46,6 +49,9 @@ Options:
   --http2                use HTTP/2 extended CONNECT (RFC 8441) instead of an HTTP/1.1 Upgrade
   --binary               send each chunk of stdin as a binary message instead of lines as text
   --protocol NAME        offer a WebSocket subprotocol (repeat for more, preferred first)
+  --no-deflate           do not offer permessage-deflate (RFC 7692), which is offered by default as
+                         browsers do ("permessage-deflate; client_max_window_bits"); --verbose shows
+                         what the server agreed and each message's size on the wire
   -H, --header 'N: v'    add a request header (repeatable)
   --cacert FILE          wss:// and https:// only: trust exactly the CA certificate(s) in this PEM file
   -k, --insecure         wss:// and https:// only: do not verify the server's certificate (warns on stderr;
@@ -76,6 +82,7 @@ export async function connectCommand(argv: string[]): Promise<void> {
       upgrade: { type: 'string' },
       http2: { type: 'boolean', default: false },
       binary: { type: 'boolean', default: false },
+      'no-deflate': { type: 'boolean', default: false },
       protocol: { type: 'string', multiple: true, default: [] },
       header: { type: 'string', short: 'H', multiple: true, default: [] },
       cacert: { type: 'string' },
@@ -98,6 +105,7 @@ export async function connectCommand(argv: string[]): Promise<void> {
   if (values.upgrade !== undefined) {
     if (values.binary) throw new CliError('--binary is for WebSocket messages; --upgrade already pipes raw bytes');
     if (values.protocol!.length > 0) throw new CliError('--protocol is a WebSocket subprotocol; it does not apply with --upgrade');
+    if (values['no-deflate']) throw new CliError('--no-deflate is a WebSocket extension; it does not apply with --upgrade');
     const token = parseUpgradeArg(values.upgrade);
     const target = parseTarget(positionals[0]!, ['http:', 'https:', 'ws:', 'wss:']);
     const tls = parseTrust(values, target);
@@ -113,10 +121,10 @@ export async function connectCommand(argv: string[]): Promise<void> {
     const target = parseTarget(positionals[0]!, ['ws:', 'wss:'], ' (for other protocols use --upgrade TOKEN)');
     const tls = parseTrust(values, target);
     if (values.http2) {
-      await connectHttp2WebSocket(target, { protocols: values.protocol!, headers, binary: values.binary!, timeoutMs, tls }, verbose);
+      await connectHttp2WebSocket(target, { protocols: values.protocol!, headers, binary: values.binary!, deflate: !values['no-deflate'], timeoutMs, tls }, verbose);
       return;
     }
-    await connectWebSocket(target, { protocols: values.protocol!, headers, binary: values.binary!, timeoutMs, tls }, verbose);
+    await connectWebSocket(target, { protocols: values.protocol!, headers, binary: values.binary!, deflate: !values['no-deflate'], timeoutMs, tls }, verbose);
   }
 }
 
@@ -150,13 +158,15 @@ interface WebSocketChoices extends Connection {
   readonly protocols: readonly string[];
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly binary: boolean;
+  /** Offer permessage-deflate. */
+  readonly deflate: boolean;
 }
 
 async function connectWebSocket(target: UpgradeTarget, choices: WebSocketChoices, verbose?: (line: string) => void): Promise<void> {
   const key = generateClientKey();
   let request: string;
   try {
-    request = buildClientHandshakeRequest({ host: target.authority, path: target.path, key, protocols: choices.protocols, headers: choices.headers });
+    request = buildClientHandshakeRequest({ host: target.authority, path: target.path, key, protocols: choices.protocols, headers: choices.headers, deflate: choices.deflate });
   } catch (error) {
     // The handshake builder refuses reserved headers and non-token subprotocols: the user's input.
     if (error instanceof UsageError) throw new CliError(error.message);
@@ -172,19 +182,32 @@ async function connectWebSocket(target: UpgradeTarget, choices: WebSocketChoices
     response.socket.destroy();
     throw notUpgraded(response.head);
   }
-  const verdict = verifyServerHandshake(response.head.status, response.head.fields, { key, protocols: choices.protocols });
+  const verdict = verifyServerHandshake(response.head.status, response.head.fields, { key, protocols: choices.protocols, deflate: choices.deflate });
   if (!verdict.ok) {
     response.socket.destroy();
     throw new CliError(`the server's 101 is not a valid WebSocket handshake: ${verdict.error.message}`, 1);
   }
   if (verbose && verdict.protocol) verbose(`* subprotocol: ${verdict.protocol}`);
-  const outcome = await pipeWebSocket(response.socket, response.rest, process.stdin, process.stdout, {
+  if (verbose) showDeflate(verbose, choices.deflate, verdict.deflate);
+  const outcome = await pipeWebSocket(response.socket, response.rest, process.stdin, process.stdout, pipeOptions(choices, verdict.deflate, verbose));
+  process.stdin.destroy();
+  webSocketVerdict(outcome, verbose);
+}
+
+function pipeOptions(choices: WebSocketChoices, deflate: DeflateParams | undefined, verbose?: (line: string) => void): WebSocketPipeOptions {
+  return {
     binary: choices.binary,
     maxMessageBytes: DEFAULT_LIMITS.webSocketMaxMessageBytes,
     closeTimeoutMs: DEFAULT_LIMITS.webSocketCloseTimeoutMs,
-  });
-  process.stdin.destroy();
-  webSocketVerdict(outcome, verbose);
+    ...(deflate === undefined ? {} : { deflate: { params: deflate, ...DEFAULT_DEFLATE_TUNING } }),
+    ...(verbose === undefined ? {} : { onMessage: verbose }),
+  };
+}
+
+function showDeflate(verbose: (line: string) => void, offered: boolean, agreed: DeflateParams | undefined): void {
+  if (!offered) verbose('* extensions: none offered (--no-deflate)');
+  else if (agreed === undefined) verbose('* extensions: the server declined permessage-deflate; messages go uncompressed');
+  else verbose(`* extensions: ${describeDeflate(agreed)} (RFC 7692)`);
 }
 
 function webSocketVerdict(outcome: Awaited<ReturnType<typeof pipeWebSocket>>, verbose?: (line: string) => void): void {
@@ -263,7 +286,7 @@ async function connectHttp2WebSocket(target: UpgradeTarget, choices: WebSocketCh
   try {
     // The same token check the HTTP/1.1 builder makes; its request is discarded.
     buildClientHandshakeRequest({ host: target.authority, path: target.path, key: generateClientKey(), protocols: choices.protocols, headers: [] });
-    block = buildConnectHeaders(target, 'websocket', choices.headers, { protocols: choices.protocols });
+    block = buildConnectHeaders(target, 'websocket', choices.headers, { protocols: choices.protocols, deflate: choices.deflate });
   } catch (error) {
     if (error instanceof UsageError) throw new CliError(error.message);
     throw error;
@@ -276,11 +299,20 @@ async function connectHttp2WebSocket(target: UpgradeTarget, choices: WebSocketCh
     throw new CliError(`the server's 200 is not a valid WebSocket handshake: it chose subprotocol "${printable(chosen)}", which we did not offer (RFC 6455 §4.1, RFC 8441 §5)`, 1);
   }
   if (verbose && chosen) verbose(`* subprotocol: ${printable(chosen.trim())}`);
-  const outcome = await pipeWebSocket(response.stream, new Uint8Array(0), process.stdin, process.stdout, {
-    binary: choices.binary,
-    maxMessageBytes: DEFAULT_LIMITS.webSocketMaxMessageBytes,
-    closeTimeoutMs: DEFAULT_LIMITS.webSocketCloseTimeoutMs,
-  });
+  // RFC 8441 §5 keeps the extension negotiation too: the same Sec-WebSocket-Extensions, in HEADERS.
+  const extensions = headerValue(response.headers, 'sec-websocket-extensions');
+  let deflate: DeflateParams | undefined;
+  if (extensions !== undefined && extensions.trim() !== '') {
+    const parsed = choices.deflate ? parseExtensions([extensions]) : undefined;
+    const agreed = parsed === undefined ? 'we offered no extension' : acceptDeflateResponse(parsed);
+    if (typeof agreed === 'string') {
+      http2.session.destroy();
+      throw new CliError(`the server's 200 is not a valid WebSocket handshake: unacceptable extensions "${printable(extensions)}" (${agreed}; RFC 7692 §7.1)`, 1);
+    }
+    deflate = agreed;
+  }
+  if (verbose) showDeflate(verbose, choices.deflate, deflate);
+  const outcome = await pipeWebSocket(response.stream, new Uint8Array(0), process.stdin, process.stdout, pipeOptions(choices, deflate, verbose));
   process.stdin.destroy();
   endSession(http2);
   webSocketVerdict(outcome, verbose);

@@ -11,6 +11,7 @@
  * wait for the server's SETTINGS, because only they say whether an extended CONNECT (RFC 8441 §3) may
  * be sent, then open one stream: an extended CONNECT with `:protocol` (RFC 8441 §4), or a GET.
  */
+import { CLIENT_DEFLATE_OFFER } from '../protocols/websocket/deflate-negotiation.js';
 import { connect as http2Connect, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Settings } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
@@ -120,7 +121,7 @@ export function requireExtendedConnect(target: UpgradeTarget, settings: Settings
  * the stream is new and cannot hold a stale cached answer.
  */
 export function buildConnectHeaders(
-  target: UpgradeTarget, protocol: string, headers: readonly Field[], websocket?: { readonly protocols: readonly string[] },
+  target: UpgradeTarget, protocol: string, headers: readonly Field[], websocket?: { readonly protocols: readonly string[]; readonly deflate?: boolean },
 ): OutgoingHttpHeaders {
   const block: OutgoingHttpHeaders = {
     ':method': 'CONNECT',
@@ -132,8 +133,9 @@ export function buildConnectHeaders(
   if (websocket) {
     block['sec-websocket-version'] = '13';
     if (websocket.protocols.length > 0) block['sec-websocket-protocol'] = websocket.protocols.join(', ');
+    if (websocket.deflate === true) block['sec-websocket-extensions'] = CLIENT_DEFLATE_OFFER;
   }
-  addExtraHeaders(block, headers, websocket ? ['sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-key'] : []);
+  addExtraHeaders(block, headers, websocket ? ['sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-key', 'sec-websocket-extensions'] : []);
   return block;
 }
 

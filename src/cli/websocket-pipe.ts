@@ -16,6 +16,7 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { CloseCode } from '../protocols/websocket/close-codes.js';
+import type { DeflateSetup } from '../protocols/websocket/permessage-deflate.js';
 import { WebSocketProtocol } from '../protocols/websocket/protocol.js';
 
 export interface WebSocketPipeOptions {
@@ -24,6 +25,10 @@ export interface WebSocketPipeOptions {
   readonly maxMessageBytes: number;
   /** How long each step of the closing handshake may take before TCP is dropped. */
   readonly closeTimeoutMs: number;
+  /** permessage-deflate as the server agreed it (RFC 7692); absent: none. */
+  readonly deflate?: DeflateSetup;
+  /** Told one line per message, with its size on the wire when compression is on (for --verbose). */
+  readonly onMessage?: (line: string) => void;
 }
 
 export interface WebSocketPipeOutcome {
@@ -39,7 +44,16 @@ export interface WebSocketPipeOutcome {
 export async function pipeWebSocket(
   socket: Duplex, rest: Uint8Array, input: Readable, output: Writable, options: WebSocketPipeOptions,
 ): Promise<WebSocketPipeOutcome> {
-  const codec = new WebSocketProtocol({ role: 'client', maxMessageBytes: options.maxMessageBytes });
+  const codec = new WebSocketProtocol(options.deflate === undefined
+    ? { role: 'client', maxMessageBytes: options.maxMessageBytes }
+    : { role: 'client', maxMessageBytes: options.maxMessageBytes, deflate: options.deflate });
+  const onMessage = options.onMessage;
+  /** `* sent text 1024 B, deflated to 87 B`: what compression did to one message, for --verbose. */
+  const noteMessage = (direction: 'sent' | 'received', kind: string, length: number): void => {
+    if (onMessage === undefined) return;
+    const wire = codec.compressing ? (codec.lastMessageCompressed ? `, deflated to ${codec.lastMessageWireBytes} B` : ', uncompressed') : '';
+    onMessage(`* ${direction} ${kind} ${length} B${wire}`);
+  };
   const decoder = new StringDecoder('utf8');
   // The line being collected, in pieces, with its size in bytes kept as it grows: checking the limit
   // must not rescan the whole line for every chunk.
@@ -88,7 +102,9 @@ export async function pipeWebSocket(
   };
   const sendLine = (line: string): boolean => {
     if (Buffer.byteLength(line) > options.maxMessageBytes) { lineTooLong(); return false; }
-    write(codec.sendText(line.endsWith('\r') ? line.slice(0, -1) : line));
+    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    write(codec.sendText(text));
+    noteMessage('sent', 'text', Buffer.byteLength(text));
     return true;
   };
   const takeLine = (last: string): string => {
@@ -99,7 +115,7 @@ export async function pipeWebSocket(
   };
   const onInput = (chunk: Buffer): void => {
     if (codec.closeSent) return;
-    if (options.binary) { write(codec.sendBinary(chunk)); return; }
+    if (options.binary) { write(codec.sendBinary(chunk)); noteMessage('sent', 'binary', chunk.length); return; }
     const text = decoder.write(chunk);
     let start = 0;
     for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
@@ -132,9 +148,11 @@ export async function pipeWebSocket(
         case 'need-data':
           return;
         case 'text':
+          noteMessage('received', 'text', Buffer.byteLength(event.text));
           print(event.text + '\n');
           break;
         case 'binary':
+          noteMessage('received', 'binary', event.data.length);
           print(event.data);
           break;
         case 'ping':

@@ -2,7 +2,8 @@ import { ProtocolError, UsageError } from '../../errors.js';
 import type { Field } from '../../http/request-head.js';
 import { WEBSOCKET_VERSION, computeAcceptKey, isValidClientKey } from './accept-key.js';
 import { WebSocketErrorCode as Err } from './error-codes.js';
-import { fieldValues, isToken, listHasToken } from './handshake-fields.js';
+import { CLIENT_DEFLATE_OFFER, acceptDeflateResponse, type DeflateParams } from './deflate-negotiation.js';
+import { fieldValues, isToken, listHasToken, parseExtensions } from './handshake-fields.js';
 
 export { generateClientKey } from './accept-key.js';
 
@@ -22,6 +23,8 @@ export interface ClientHandshakeRequest {
   readonly protocols?: readonly string[];
   /** Sent as `Origin` (browsers always do; other clients may, §4.1 item 8). */
   readonly origin?: string;
+  /** Offer permessage-deflate (RFC 7692) as browsers do: `permessage-deflate; client_max_window_bits`. */
+  readonly deflate?: boolean;
   /** Extra header fields, in order. The handshake's own fields may not be overridden. */
   readonly headers?: ReadonlyArray<readonly [string, string]>;
 }
@@ -39,7 +42,7 @@ const OWN_FIELDS = new Set([
 
 /** The request head to write, CRLFs and the blank line included. Throws UsageError on bad input. */
 export function buildClientHandshakeRequest(request: ClientHandshakeRequest): string {
-  const { host, path, key, protocols = [], origin, headers = [] } = request;
+  const { host, path, key, protocols = [], origin, headers = [], deflate = false } = request;
   // The target goes between two spaces of the request line: no whitespace, no control characters.
   if (!path.startsWith('/') || /[\x00-\x20\x7f]/.test(path)) {
     throw new UsageError('ERR_INVALID_PATH', `path must be an origin-form target, got ${JSON.stringify(path)}`);
@@ -59,6 +62,7 @@ export function buildClientHandshakeRequest(request: ClientHandshakeRequest): st
     `Sec-WebSocket-Version: ${WEBSOCKET_VERSION}`,
   ];
   if (protocols.length > 0) lines.push(`Sec-WebSocket-Protocol: ${protocols.join(', ')}`);
+  if (deflate) lines.push(`Sec-WebSocket-Extensions: ${CLIENT_DEFLATE_OFFER}`);
   if (origin !== undefined) lines.push(`Origin: ${checkValue('Origin', origin)}`);
   for (const [name, value] of headers) {
     if (!isToken(name)) throw new UsageError('ERR_INVALID_HEADER', `invalid header name ${JSON.stringify(name)}`);
@@ -77,7 +81,12 @@ function checkValue(name: string, value: string): string {
 }
 
 export type ServerHandshakeResult =
-  | { readonly ok: true; readonly protocol: string | undefined }
+  | {
+      readonly ok: true;
+      readonly protocol: string | undefined;
+      /** permessage-deflate as the server agreed it, or undefined when it declined (or we did not offer). */
+      readonly deflate: DeflateParams | undefined;
+    }
   | { readonly ok: false; readonly error: ProtocolError };
 
 /**
@@ -87,7 +96,7 @@ export type ServerHandshakeResult =
 export function verifyServerHandshake(
   status: number,
   fields: readonly Field[],
-  expected: { readonly key: string; readonly protocols?: readonly string[] },
+  expected: { readonly key: string; readonly protocols?: readonly string[]; readonly deflate?: boolean },
 ): ServerHandshakeResult {
   // §4.1 item 1: "If the status code received from the server is not 101, the client handles the
   // response per HTTP [RFC2616] procedures."
@@ -105,18 +114,27 @@ export function verifyServerHandshake(
   if (accepts.length !== 1 || accepts[0]!.trim() !== computeAcceptKey(expected.key)) {
     return fail(Err.AcceptMismatch, 'Sec-WebSocket-Accept does not match the key');
   }
-  // §4.1 item 5: extensions "not present in the client's handshake" fail the connection; we offer none.
+  // §4.1 item 5: extensions "not present in the client's handshake" fail the connection; we offer at
+  // most permessage-deflate, whose response RFC 7692 §7.1 constrains further.
   const extensions = fieldValues(fields, 'sec-websocket-extensions').filter((v) => v.trim() !== '');
-  if (extensions.length > 0) return fail(Err.UnexpectedExtension, `the server chose extensions we did not offer: ${extensions.join(', ')}`);
+  let deflate: DeflateParams | undefined;
+  if (extensions.length > 0) {
+    if (expected.deflate !== true) return fail(Err.UnexpectedExtension, `the server chose extensions we did not offer: ${extensions.join(', ')}`);
+    const parsed = parseExtensions(extensions);
+    if (parsed === undefined) return fail(Err.InvalidExtensionResponse, `Sec-WebSocket-Extensions is malformed: ${extensions.join(', ')}`);
+    const agreed = acceptDeflateResponse(parsed);
+    if (typeof agreed === 'string') return fail(Err.InvalidExtensionResponse, `unacceptable permessage-deflate response (${agreed}): ${extensions.join(', ')}`);
+    deflate = agreed;
+  }
   // §4.1 item 6: a subprotocol "that was not present in the client's handshake" fails the connection;
   // §11.3.4: the field "MUST NOT appear more than once in an HTTP response".
   const chosen = fieldValues(fields, 'sec-websocket-protocol');
-  if (chosen.length === 0) return { ok: true, protocol: undefined };
+  if (chosen.length === 0) return { ok: true, protocol: undefined, deflate };
   const protocol = chosen[0]!.trim();
   if (chosen.length > 1 || !(expected.protocols ?? []).includes(protocol)) {
     return fail(Err.UnexpectedSubprotocol, `the server chose subprotocol ${JSON.stringify(chosen.join(', '))}, which we did not offer`);
   }
-  return { ok: true, protocol };
+  return { ok: true, protocol, deflate };
 }
 
 function fail(code: string, message: string): ServerHandshakeResult {

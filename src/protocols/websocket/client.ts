@@ -13,6 +13,7 @@ import { ResponseHeadParser, type ResponseHead } from '../../http/response-parse
 import { DEFAULT_LIMITS } from '../../limits.js';
 import { generateClientKey } from './accept-key.js';
 import { buildClientHandshakeRequest, verifyServerHandshake } from './handshake.js';
+import { DEFAULT_DEFLATE_TUNING, type DeflateTuning } from './permessage-deflate.js';
 import { WebSocket } from './session.js';
 
 export interface ConnectOptions {
@@ -25,6 +26,11 @@ export interface ConnectOptions {
   readonly timeoutMs?: number;
   readonly maxMessageBytes?: number;
   readonly closeTimeoutMs?: number;
+  /**
+   * Offer permessage-deflate (RFC 7692), on by default as in browsers; `false` offers no extension. An
+   * object tunes our compressor (level, memLevel, the threshold below which messages go uncompressed).
+   */
+  readonly deflate?: boolean | Partial<DeflateTuning>;
   /** TLS options for wss: URLs, e.g. `{ ca }` or `{ rejectUnauthorized: false }` for a lab certificate. */
   readonly tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean; servername?: string };
   /** Called with the raw request and response heads (for `connect --verbose` and `probe`). */
@@ -54,7 +60,10 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
   const port = Number(target.port || (secure ? 443 : 80));
   const hostname = target.hostname.replace(/^\[(.*)\]$/, '$1');
   const key = generateClientKey();
+  const offerDeflate = options.deflate !== false;
+  const tuning: DeflateTuning = { ...DEFAULT_DEFLATE_TUNING, ...(typeof options.deflate === 'object' ? options.deflate : {}) };
   const request = buildClientHandshakeRequest({
+    deflate: offerDeflate,
     host: target.host,
     path: (target.pathname || '/') + target.search,
     key,
@@ -81,7 +90,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
       if (event.type === 'error') { fail(new HandshakeError(event.error.code, event.error.message)); return; }
       const { head, rest } = event;
       options.onHandshake?.(request, head);
-      const verdict = verifyServerHandshake(head.status, head.fields, { key, protocols: options.protocols ?? [] });
+      const verdict = verifyServerHandshake(head.status, head.fields, { key, protocols: options.protocols ?? [], deflate: offerDeflate });
       if (!verdict.ok) {
         fail(new HandshakeError(verdict.error.code, head.status === 101 ? verdict.error.message : `server answered ${head.status} ${head.reason}, not 101`, head));
         return;
@@ -98,6 +107,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
         maxMessageBytes: options.maxMessageBytes ?? DEFAULT_LIMITS.webSocketMaxMessageBytes,
         closeTimeoutMs: options.closeTimeoutMs ?? DEFAULT_LIMITS.webSocketCloseTimeoutMs,
         protocol: verdict.protocol ?? '',
+        ...(verdict.deflate === undefined ? {} : { deflate: { params: verdict.deflate, ...tuning } }),
       }, rest));
     };
     socket.on('data', onData);

@@ -33,6 +33,7 @@ import { closeWhenFlushed } from '../../socket-close.js';
 import type { ConnectionHooks } from '../../registry/plugin.js';
 import { CloseCode } from './close-codes.js';
 import { frameEvent, lazyEvent } from './frame-trace.js';
+import { describeDeflate } from './deflate-negotiation.js';
 import type { DeflateSetup } from './permessage-deflate.js';
 import { WebSocketProtocol } from './protocol.js';
 
@@ -81,6 +82,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   static readonly CLOSED = ReadyState.CLOSED;
 
   readonly protocol: string;
+  /** The extensions agreed in the handshake, as the 101 said them (`permessage-deflate; ...`), or ''. */
+  readonly extensions: string;
   readonly #socket: Duplex;
   /** Made on first use (see #wire): a connection that never exchanges a frame never pays for a codec. */
   #codec: WebSocketProtocol | undefined;
@@ -127,6 +130,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const hooks = options.hooks;
     this.#hooks = hooks;
     this.protocol = options.protocol ?? '';
+    this.extensions = options.deflate === undefined ? '' : describeDeflate(options.deflate.params);
     // The codec is made later, so what it would refuse is refused here, where the caller can see it.
     if (options.role !== 'server' && options.role !== 'client') {
       throw new UsageError('ERR_INVALID_ROLE', `role must be 'server' or 'client', got ${String(options.role)}`);
