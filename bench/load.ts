@@ -7,6 +7,7 @@
 import { connect, type Socket } from 'node:net';
 import { h2Requests, h2WebSocketStreams } from './http2-load.js';
 import { echoFrames, runEcho, type EchoPlan } from './ws-echo-loop.js';
+import { IncomingMessages, OutgoingFrames, openDeflate, payloadPool, runDeflateEcho, type DeflateConnection, type PayloadKind } from './ws-deflate-loop.js';
 
 interface Options {
   port: number; seconds: number; connections: number; size?: number; window?: number; count?: number;
@@ -14,6 +15,8 @@ interface Options {
   messages?: number;
   /** HTTP/2: sessions, concurrent streams per session, the client's receive window (bench/http2-load.ts). */
   sessions?: number; streams?: number; clientWindow?: number;
+  /** permessage-deflate echo and idle (bench/ws-deflate-loop.ts): JSON-like text or random binary. */
+  payload?: PayloadKind;
 }
 
 const [scenario, json] = process.argv.slice(2);
@@ -215,6 +218,55 @@ async function idle(o: Options, websocket: boolean): Promise<object> {
   return { closed: held.length };
 }
 
+/**
+ * Echo with permessage-deflate offered (bench/ws-deflate-loop.ts): the same client whether the server
+ * agrees (compressed both ways) or declines (plain frames), so rows compare the servers.
+ */
+async function deflateEcho(o: Options): Promise<object> {
+  const pool = payloadPool(o.payload ?? 'json', o.size!);
+  // Open in batches: hundreds of simultaneous connects overflow nothing, but spread the handshakes.
+  const conns: DeflateConnection[] = [];
+  for (let i = 0; i < o.connections; i += 100) {
+    conns.push(...await Promise.all(Array.from({ length: Math.min(100, o.connections - i) }, () => openDeflate(o.port))));
+  }
+  const window = o.window ?? 4;
+  return runDeflateEcho(conns, o.messages !== undefined ? { kind: o.payload ?? 'json', size: o.size!, window, messages: o.messages } : { kind: o.payload ?? 'json', size: o.size!, window, deadline: performance.now() + o.seconds * 1000 }, pool);
+}
+
+/**
+ * Idle connections that offered permessage-deflate and exchanged one message each way (a `size`-byte
+ * JSON-like text, compressed when agreed, its echo verified), held until told to stop.
+ */
+async function idleDeflate(o: Options): Promise<object> {
+  const pool = payloadPool('json', o.size ?? 1024);
+  const held: Socket[] = [];
+  let errors = 0;
+  let agreed = 0;
+  let frames: OutgoingFrames | undefined;
+  const one = async (): Promise<void> => {
+    const { socket, rest, params } = await openDeflate(o.port);
+    if (params !== undefined) agreed++;
+    frames ??= new OutgoingFrames(pool, 0x1, params);
+    await new Promise<void>((resolve) => {
+      const incoming = new IncomingMessages(params, (payload) => {
+        if (pool[0]!.compare(payload) !== 0) errors++;
+        socket.removeAllListeners('data');
+        resolve();
+      }, () => { errors++; resolve(); });
+      socket.on('data', (chunk: Buffer) => incoming.push(chunk));
+      if (rest.length > 0) incoming.push(rest);
+      socket.write(frames!.frame(0));
+    });
+    held.push(socket);
+  };
+  const batch = 200;
+  for (let i = 0; i < o.count!; i += batch) await Promise.all(Array.from({ length: Math.min(batch, o.count! - i) }, one));
+  process.stdout.write(JSON.stringify({ opened: held.length, agreed, errors }) + '\n');
+  await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+  for (const socket of held) socket.destroy();
+  return { closed: held.length, agreed, errors };
+}
+
 const run = async (): Promise<object> => {
   switch (scenario) {
     case 'http-keepalive': return httpKeepAlive(options);
@@ -227,6 +279,8 @@ const run = async (): Promise<object> => {
     case 'h2-raw-echo': return http2Echo(options, false);
     case 'idle-ws': return idle(options, true);
     case 'idle-tcp': return idle(options, false);
+    case 'ws-deflate-echo': return deflateEcho(options);
+    case 'idle-ws-deflate': return idleDeflate(options);
     default: throw new Error(`unknown scenario ${scenario}`);
   }
 };

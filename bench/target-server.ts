@@ -1,6 +1,6 @@
 /**
  * One benchmark target per process, so the server's CPU and memory are measured apart from the load
- * client's: `node target-server.js <switchyard|node-http|node-http2|node-http2-echo|net-echo|net-upgrade> [JSON]` prints
+ * client's: `node target-server.js <switchyard|node-http|node-http2|node-http2-echo|net-echo|net-upgrade|ws> [JSON]` prints
  * `port <n>` and serves until killed. Every target answers the same way: `GET /healthz` → `ok\n`; echo
  * targets echo bytes. The optional JSON overrides switchyard's limits (e.g. `{"http2InitialWindowBytes":
  * 1048576}`), so a setting's cost can be measured without editing the server; for node-http2-echo it
@@ -11,6 +11,8 @@ import { createServer as createHttp2Server } from 'node:http2';
 import { createHash } from 'node:crypto';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createServer as createNetServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startLab } from '../src/lab.js';
 
 // Handlers first: the orchestrator may signal as soon as it reads the port, and SIGUSR2's default action
@@ -123,6 +125,23 @@ switch (kind) {
       socket.on('error', () => socket.destroy());
     });
     server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
+    break;
+  }
+  case 'ws': {
+    // The `ws` package (an optional peer in bench/peers, `npm run bench:peers`; never a dependency of
+    // switchyard), echoing like switchyard's /echo: text as text, binary as binary. The JSON is ws's
+    // `perMessageDeflate` option (`true`: its defaults; an object: its fields; absent: no extension).
+    const config = JSON.parse(process.argv[3] ?? '{}') as { perMessageDeflate?: boolean | object };
+    const peers = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'peers', 'package.json');
+    interface WsSocket { on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): void; on(event: 'error', listener: () => void): void; send(data: Buffer, options: { binary: boolean }): void }
+    interface WsServer { on(event: 'connection', listener: (ws: WsSocket) => void): void; on(event: 'listening', listener: () => void): void; address(): { port: number } }
+    const { WebSocketServer } = createRequire(peers)('ws') as { WebSocketServer: new (options: object) => WsServer };
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, backlog: 4096, maxPayload: 64 << 20, perMessageDeflate: config.perMessageDeflate ?? false });
+    server.on('connection', (ws) => {
+      ws.on('error', () => {});
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+    server.on('listening', () => announce(server.address().port));
     break;
   }
   default:
