@@ -15,7 +15,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,9 @@ const { values } = parseArgs({
     'h2-sessions': { type: 'string', default: '5' },
     'h2-streams': { type: 'string', default: '10' },
     'echo-messages': { type: 'string', default: '30000,2000' },
+    'idle-deflate': { type: 'string', default: '5000' },
+    'pressure-connections': { type: 'string', default: '500' },
+    'pressure-seconds': { type: 'string', default: '5' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -51,6 +54,16 @@ const H2_STREAMS = Number(values['h2-streams']);
 // WebSocket over h2 vs HTTP/1.1: messages per connection or stream at 1 KiB and at 64 KiB, the same count
 // on every side of a ratio (each run then lasts ~1-6 s on 2 cores).
 const [ECHO_MESSAGES_1K, ECHO_MESSAGES_64K] = values['echo-messages'].split(',').map(Number) as [number, number];
+/** permessage-deflate: idle connections per target, and the concurrent-connections memory check. */
+const IDLE_DEFLATE = Number(values['idle-deflate']);
+const PRESSURE_CONNECTIONS = Number(values['pressure-connections']);
+const PRESSURE_SECONDS = Number(values['pressure-seconds']);
+/** `ws`, the optional reference for the deflate scenarios: `npm run bench:peers` installs it in bench/peers. */
+const WS_INSTALLED = existsSync(join(here, '..', '..', 'bench', 'peers', 'node_modules', 'ws', 'package.json'));
+/** ws's perMessageDeflate as it ships (`true`: level 6 via zlib's default, 15-bit windows, threshold 1024, concurrencyLimit 10) … */
+const WS_DEFLATE_DEFAULTS = { perMessageDeflate: true };
+/** … and set to switchyard's defaults, so the two implementations are compared at the same compression work. */
+const WS_DEFLATE_MATCHED = { perMessageDeflate: { threshold: 64, serverMaxWindowBits: 12, clientMaxWindowBits: 12, zlibDeflateOptions: { level: 1, memLevel: 8 } } };
 /** The wide-window diagnostic: switchyard's per-stream receive window, and the client's per stream and per session. */
 const WIDE_SERVER_WINDOW = 1 << 20;
 const WIDE_CLIENT_WINDOW = 16 << 20;
@@ -70,7 +83,7 @@ async function startTarget(kind: string, nodeFlags: string[] = [], limits?: obje
   throw new Error(`${kind} did not start`);
 }
 
-interface Measured { result: Record<string, number>; serverBusy: number; clientBusy: number; serverRss: number }
+interface Measured { result: Record<string, number>; serverBusy: number; clientBusy: number; serverRss: number; serverRssPeak: number }
 
 /** wrk (C, far cheaper per request than any Node client) drives the HTTP scenarios when installed. */
 const WRK = !values['no-wrk'] && spawnSync('wrk', ['--version']).error === undefined ? 'wrk' : undefined;
@@ -123,19 +136,30 @@ async function measure(target: Target, scenario: string, options: object, allowW
   client.stdout!.on('data', (d) => { out += d; });
   let clientAfter = clientBefore;
   let serverAfter = serverBefore;
+  let serverRssPeak = serverBefore.rssBytes;
   const sampler = setInterval(() => {
-    try { clientAfter = sampleProcess(client.pid!); serverAfter = sampleProcess(target.child.pid!); } catch { /* the client just exited */ }
+    try {
+      clientAfter = sampleProcess(client.pid!);
+      serverAfter = sampleProcess(target.child.pid!);
+      serverRssPeak = Math.max(serverRssPeak, serverAfter.rssBytes);
+    } catch { /* the client just exited */ }
   }, 100);
   const [code] = await once(client, 'exit');
   clearInterval(sampler);
   if (code !== 0) throw new Error(`${scenario} against ${target.name} failed`);
   const result = h2load ? parseH2load(out) : wrk ? parseWrk(out) : JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
-  return { result, serverBusy: busy(serverBefore, serverAfter), clientBusy: busy(clientBefore, clientAfter), serverRss: serverAfter.rssBytes };
+  return { result, serverBusy: busy(serverBefore, serverAfter), clientBusy: busy(clientBefore, clientAfter), serverRss: serverAfter.rssBytes, serverRssPeak };
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
 
-interface Row { scenario: string; target: string; metric: string; value: number; unit: string; p50?: number; p99?: number; serverBusy: number; clientBusy: number; errors: number }
+interface Row {
+  scenario: string; target: string; metric: string; value: number; unit: string; p50?: number; p99?: number; serverBusy: number; clientBusy: number; errors: number;
+  /** Medians of every numeric field of the load client's result, and of the server's peak RSS. */
+  medians?: Record<string, number>; serverRssPeak?: number;
+  /** Printed after the row (the deflate rows: bytes on the wire, memory). */
+  note?: string;
+}
 
 const rows: Row[] = [];
 const ratios: Array<{ what: string; ratio: number; target?: string; unit?: string }> = [];
@@ -163,6 +187,8 @@ async function interleavedVariants(label: string, variants: Variant[], metric: (
       scenario: label, target: v.name, metric: unit, value: median(ms.map(metric)), unit,
       serverBusy: median(ms.map((m) => m.serverBusy)), clientBusy: median(ms.map((m) => m.clientBusy)),
       errors: ms.reduce((n, m) => n + (m.result.errors ?? 0), 0),
+      medians: Object.fromEntries(Object.keys(ms[0]!.result).map((k) => [k, median(ms.map((m) => m.result[k]!))])),
+      serverRssPeak: median(ms.map((m) => m.serverRssPeak)),
       ...(ms[0]!.result.p50 !== undefined ? { p50: median(ms.map((m) => m.result.p50!)), p99: median(ms.map((m) => m.result.p99!)) } : {}),
     };
     rows.push(row);
@@ -172,11 +198,11 @@ async function interleavedVariants(label: string, variants: Variant[], metric: (
 }
 
 function printTable(): void {
-  const header = ['scenario', 'target', 'value', 'p50 ms', 'p99 ms', 'server cpu', 'client cpu', 'errors'];
+  const header = ['scenario', 'target', 'value', 'p50 ms', 'p99 ms', 'server cpu', 'client cpu', 'errors', ''];
   const lines = rows.map((r) => [
     r.scenario, r.target, `${r.value.toFixed(r.value < 100 ? 2 : 0)} ${r.unit}`,
     r.p50 === undefined ? '' : r.p50.toFixed(2), r.p99 === undefined ? '' : r.p99.toFixed(2),
-    `${Math.round(r.serverBusy * 100)}%`, `${Math.round(r.clientBusy * 100)}%`, String(r.errors),
+    `${Math.round(r.serverBusy * 100)}%`, `${Math.round(r.clientBusy * 100)}%`, String(r.errors), r.note ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
@@ -188,6 +214,30 @@ function printTable(): void {
 }
 
 const wants = (name: string): boolean => !only || only.has(name);
+
+/** RSS once the target has collected garbage (SIGUSR2; it must run with --expose-gc). */
+async function settledRss(target: Target): Promise<number> {
+  target.child.kill('SIGUSR2');
+  await new Promise((r) => setTimeout(r, 1000));
+  return sampleProcess(target.child.pid!).rssBytes;
+}
+
+const MB = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+
+/** A deflate echo row's note: payload bytes on the wire per payload byte, each way, and the server's peak RSS. */
+function wireNote(row: Row): string {
+  const m = row.medians!;
+  const ratio = (wire: number): string => (m.deflate ? (wire / m.bytes!).toFixed(3) : '1 (declined)');
+  return `wire s→c ${ratio(m.wireIn!)}, c→s ${ratio(m.wireOut!)}; windows ${m.serverBits}/${m.clientBits}; peak RSS ${MB(row.serverRssPeak!)}`;
+}
+
+/** The deflate echo plans: 1 KiB and 64 KiB, JSON-like text and random bytes. */
+const DEFLATE_PLANS: Array<{ size: number; window: number; payload: 'json' | 'random'; label: string }> = [
+  { size: 1024, window: 16, payload: 'json', label: '1 KiB JSON' },
+  { size: 1024, window: 16, payload: 'random', label: '1 KiB random' },
+  { size: 65536, window: 4, payload: 'json', label: '64 KiB JSON' },
+  { size: 65536, window: 4, payload: 'random', label: '64 KiB random' },
+];
 const opsPerSecond = (m: Measured): number => m.result.operations! / (m.result.seconds ?? SECONDS);
 
 async function main(): Promise<void> {
@@ -291,6 +341,143 @@ async function main(): Promise<void> {
         ratios.push({ what: `64 KiB h2 ${sessions}×${streams}: switchyard WebSocket vs node:http2 raw echo`, ratio: v('a') / v('c') });
         ratios.push({ what: `64 KiB h2 ${sessions}×${streams}: raw echo, + 16 MiB session window vs wide streams`, ratio: v('e') / v('d') });
         ratios.push({ what: `64 KiB h2 ${sessions}×${streams}: switchyard + 16 MiB session window vs wide streams`, ratio: v('f') / v('b') });
+      }
+    }
+    if (wants('ws-deflate-echo')) {
+      // The same deflate-speaking client (bench/ws-deflate-loop.ts) against: switchyard as it ships
+      // (deflate on), switchyard declining it (webSocketDeflateWindowBits=0: plain frames, same payloads),
+      // and ws with perMessageDeflate, as it ships and set to switchyard's choices.
+      const plain = await startTarget('switchyard', [], { webSocketDeflateWindowBits: 0 }, 'switchyard no deflate');
+      extra.push(plain);
+      const sides: Target[] = [switchyard, plain];
+      if (WS_INSTALLED) {
+        const wsDefaults = await startTarget('ws', [], WS_DEFLATE_DEFAULTS, 'ws deflate (defaults)');
+        const wsMatched = await startTarget('ws', [], WS_DEFLATE_MATCHED, 'ws deflate (L1, 12 bits, 64 B)');
+        extra.push(wsDefaults, wsMatched);
+        sides.push(wsDefaults, wsMatched);
+      } else {
+        console.log('ws not installed (npm run bench:peers): ws-deflate-echo runs without the ws rows\n');
+      }
+      for (const plan of DEFLATE_PLANS) {
+        const options = { seconds: SECONDS, connections: CONNECTIONS, size: plan.size, window: plan.window, payload: plan.payload };
+        const r = await interleavedVariants(`deflate echo ${plan.label}`, sides.map((target) => ({ name: target.name, target, scenario: 'ws-deflate-echo', options })),
+          (m) => m.result.operations! / m.result.seconds!, 'msg/s');
+        for (const row of r.values()) row.note = wireNote(row);
+        const sy = r.get('switchyard')!.value;
+        ratios.push({ what: `deflate echo ${plan.label}: switchyard deflate vs switchyard without (msg/s)`, ratio: sy / r.get(plain.name)!.value });
+        for (const name of [...r.keys()].filter((n) => n.startsWith('ws '))) ratios.push({ what: `deflate echo ${plan.label}: switchyard vs ${name} (msg/s)`, ratio: sy / r.get(name)!.value });
+      }
+    }
+    if (wants('deflate-tuning')) {
+      // switchyard's deflate defaults one at a time (window bits for both directions, level, memLevel,
+      // threshold), the same client and JSON-like payloads; messages around the threshold for the threshold.
+      const variant = (name: string, limits: object): Promise<Target> => startTarget('switchyard', [], limits, name);
+      const knobs = [
+        await variant('defaults (12 bits, L1, mem 8, 64 B)', {}),
+        await variant('15 bits', { webSocketDeflateWindowBits: 15, webSocketDeflateClientWindowBits: 15 }),
+        await variant('10 bits', { webSocketDeflateWindowBits: 10, webSocketDeflateClientWindowBits: 10 }),
+        await variant('level 6', { webSocketDeflateLevel: 6 }),
+        await variant('memLevel 5', { webSocketDeflateMemLevel: 5 }),
+        await variant('memLevel 9', { webSocketDeflateMemLevel: 9 }),
+      ];
+      const thresholds = [await variant('threshold 0', { webSocketDeflateThresholdBytes: 0 }), await variant('threshold 1024', { webSocketDeflateThresholdBytes: 1024 })];
+      extra.push(...knobs, ...thresholds);
+      const plans: Array<[number, number, Target[], string]> = [
+        [1024, 16, knobs, '1 KiB'], [16384, 8, knobs, '16 KiB'], [65536, 4, knobs, '64 KiB'],
+        [32, 16, thresholds, '32 B'], [128, 16, thresholds, '128 B'], [512, 16, thresholds, '512 B'],
+      ];
+      for (const [size, window, targets, label] of plans) {
+        const options = { seconds: SECONDS, connections: CONNECTIONS, size, window, payload: 'json' };
+        const r = await interleavedVariants(`tuning ${label} JSON`, targets.map((target) => ({ name: target.name, target, scenario: 'ws-deflate-echo', options })),
+          (m) => m.result.operations! / m.result.seconds!, 'msg/s');
+        for (const row of r.values()) row.note = wireNote(row);
+        const [base, ...rest] = [...r.values()];
+        for (const row of rest) ratios.push({ what: `tuning ${label} JSON: ${row.target} vs ${base!.target} (msg/s; wire s→c ${(row.medians!.wireIn! / row.medians!.bytes!).toFixed(3)} vs ${(base!.medians!.wireIn! / base!.medians!.bytes!).toFixed(3)})`, ratio: row.value / base!.value });
+      }
+    }
+    if (wants('idle-ws-deflate') && IDLE_DEFLATE > 0) {
+      // As `idle`, fresh processes with --expose-gc, sampled at once and settled; each connection offered
+      // permessage-deflate and exchanged one 1 KiB JSON-like message each way (compressed when agreed), so
+      // whatever a compressing connection keeps between messages (histories, zlib streams) is in place.
+      const growth = async (kind: string, limits: object, name: string): Promise<IdleGrowth & { agreed: number }> => {
+        const target = await startTarget(kind, ['--expose-gc'], limits, name);
+        try {
+          const before = await settledRss(target);
+          const client = spawn(process.execPath, [join(here, 'load.js'), 'idle-ws-deflate', JSON.stringify({ port: target.port, count: IDLE_DEFLATE, connections: 0, seconds: 0, size: 1024 })], { stdio: ['pipe', 'pipe', 'inherit'] });
+          let out = '';
+          await new Promise<void>((resolve) => client.stdout!.on('data', (d) => { out += d; if (out.includes('opened')) resolve(); }));
+          const opened = JSON.parse(out.trim().split('\n')[0]!) as { agreed: number; errors: number };
+          if (opened.errors > 0) throw new Error(`idle-ws-deflate against ${name}: ${opened.errors} bad echoes`);
+          const atOnce = await settledRss(target);
+          await new Promise((r) => setTimeout(r, SETTLE_SECONDS * 1000));
+          const settled = await settledRss(target);
+          client.stdin!.write('stop\n');
+          await once(client, 'exit');
+          return { atOnce: (atOnce - before) / IDLE_DEFLATE, settled: (settled - before) / IDLE_DEFLATE, agreed: opened.agreed };
+        } finally {
+          target.child.kill();
+        }
+      };
+      const sides: Array<[string, string, object]> = [
+        ['switchyard', 'switchyard', {}],
+        ['switchyard no deflate', 'switchyard', { webSocketDeflateWindowBits: 0 }],
+        ['switchyard 15 bits', 'switchyard', { webSocketDeflateWindowBits: 15, webSocketDeflateClientWindowBits: 15 }],
+        ['switchyard 10 bits', 'switchyard', { webSocketDeflateWindowBits: 10, webSocketDeflateClientWindowBits: 10 }],
+        ['switchyard level 6, memLevel 9', 'switchyard', { webSocketDeflateLevel: 6, webSocketDeflateMemLevel: 9 }],
+      ];
+      if (WS_INSTALLED) sides.push(['ws deflate (defaults)', 'ws', WS_DEFLATE_DEFAULTS], ['ws deflate (L1, 12 bits, 64 B)', 'ws', WS_DEFLATE_MATCHED], ['ws no deflate', 'ws', {}]);
+      else console.log('ws not installed (npm run bench:peers): idle-ws-deflate runs without the ws rows\n');
+      const results: Array<[string, IdleGrowth & { agreed: number }]> = [];
+      for (const [name, kind, limits] of sides) results.push([name, await growth(kind, limits, name)]);
+      for (const [when, pick] of [['at once', (m: IdleGrowth) => m.atOnce], [`settled ${SETTLE_SECONDS} s`, (m: IdleGrowth) => m.settled]] as const) {
+        for (const [name, m] of results) {
+          rows.push({ scenario: `idle deflate ${IDLE_DEFLATE} (${when})`, target: name, metric: 'B/conn', value: pick(m), unit: 'B RSS/conn', serverBusy: 0, clientBusy: 0, errors: 0, note: `${m.agreed} of ${IDLE_DEFLATE} agreed to deflate` });
+        }
+        const plainSy = results.find(([n]) => n === 'switchyard no deflate')![1];
+        ratios.push({ what: `idle KB/conn ${when}: switchyard deflate minus switchyard without`, ratio: (pick(results[0]![1]) - pick(plainSy)) / 1000, unit: 'KB' });
+        const wsD = results.find(([n]) => n === 'ws deflate (defaults)')?.[1];
+        const wsP = results.find(([n]) => n === 'ws no deflate')?.[1];
+        if (wsD && wsP) ratios.push({ what: `idle KB/conn ${when}: ws deflate (defaults) minus ws without`, ratio: (pick(wsD) - pick(wsP)) / 1000, unit: 'KB' });
+      }
+    }
+    if (wants('deflate-pressure')) {
+      // Thread pool and fragmentation: PRESSURE_CONNECTIONS connections, each echoing 16 KiB JSON-like
+      // messages (compressed both ways) with 2 in flight, for PRESSURE_SECONDS. Fresh target each, RSS
+      // sampled every 100 ms; before (collected), peak during, and after the clients left (collected at
+      // once, and again after --settle). zlib contexts that live through the load show in the peak; heap
+      // fragmentation from thread-pool zlib shows as RSS that does not come back after.
+      const sides: Array<[string, string, object]> = [
+        ['switchyard', 'switchyard', {}],
+        ['switchyard no deflate', 'switchyard', { webSocketDeflateWindowBits: 0 }],
+      ];
+      if (WS_INSTALLED) {
+        sides.push(
+          ['ws deflate (defaults, concurrencyLimit 10)', 'ws', WS_DEFLATE_DEFAULTS],
+          ['ws deflate (L1, 12 bits, 64 B)', 'ws', WS_DEFLATE_MATCHED],
+          ['ws deflate (defaults, no concurrencyLimit)', 'ws', { perMessageDeflate: { concurrencyLimit: Infinity } }],
+        );
+      } else {
+        console.log('ws not installed (npm run bench:peers): deflate-pressure runs without the ws rows\n');
+      }
+      for (const [name, kind, limits] of sides) {
+        const target = await startTarget(kind, ['--expose-gc'], limits, name);
+        try {
+          const before = await settledRss(target);
+          const m = await measure(target, 'ws-deflate-echo', { seconds: PRESSURE_SECONDS, connections: PRESSURE_CONNECTIONS, size: 16384, window: 2, payload: 'json' }, false);
+          const after = await settledRss(target);
+          await new Promise((r) => setTimeout(r, SETTLE_SECONDS * 1000));
+          const settled = await settledRss(target);
+          const perConn = (m.serverRssPeak - before) / PRESSURE_CONNECTIONS;
+          rows.push({
+            scenario: `deflate pressure ${PRESSURE_CONNECTIONS} × 16 KiB`, target: name, metric: 'B/conn', value: perConn, unit: 'B RSS/active conn',
+            serverBusy: m.serverBusy, clientBusy: m.clientBusy, errors: m.result.errors ?? 0, serverRssPeak: m.serverRssPeak,
+            medians: { ...m.result, before, after, settled },
+            note: `before ${MB(before)}, peak ${MB(m.serverRssPeak)}, after close ${MB(after)}, settled ${MB(settled)}; ${Math.round(m.result.operations! / m.result.seconds!)} msg/s; wire s→c ${m.result.deflate ? (m.result.wireIn! / m.result.bytes!).toFixed(3) : '1'}`,
+          });
+          ratios.push({ what: `deflate pressure: ${name}, RSS left after the load (settled − before)`, ratio: (settled - before) / 1e6, unit: 'MB' });
+        } finally {
+          target.child.kill();
+        }
       }
     }
     if (wants('idle') && IDLE > 0) {

@@ -5,13 +5,14 @@
  * How it works:
  * - The handshake offers `permessage-deflate; client_max_window_bits` (what browsers send) and parses
  *   the 101's `Sec-WebSocket-Extensions` itself; a server that declines gets plain frames.
- * - Messages come from a pool of `POOL` distinct payloads of one size, sent in turn (JSON-like text, or
- *   random bytes as binary). Distinct, because with context takeover an endlessly repeated message
- *   compresses to almost nothing, which no real stream does.
+ * - Messages come from a pool of distinct payloads of one size (`poolCount`: at least 128 KiB of them),
+ *   sent in turn (JSON-like text, or random bytes as binary). Distinct, and more than any window holds,
+ *   because with context takeover a message whose copy is still in the window compresses to almost
+ *   nothing, which no real stream does.
  * - Outgoing frames are compressed with the project's own codec (PerMessageDeflate, client role, the
  *   agreed parameters). The client's compressor state is a function of the last 2^bits bytes it sent, so
  *   once the pool has gone round and the window is full the compressed frames repeat with the pool's
- *   period: the client compresses `warm-up + POOL` messages once, shares those masked frames among all
+ *   period: the client compresses `warm-up + pool` messages once, shares those masked frames among all
  *   connections and replays them, so its CPU goes to the server's echoes, not to deflating.
  * - Incoming echoes are parsed (any fragmentation), inflated with one codec per connection (the server's
  *   compressor keeps context per connection) and compared with the payload that was sent: every echo is
@@ -24,8 +25,13 @@ import { PerMessageDeflate, type DeflateSetup } from '../src/protocols/websocket
 
 export type PayloadKind = 'json' | 'random';
 
-/** Distinct messages per pool. */
-export const POOL = 16;
+/**
+ * Distinct messages per pool: at least 16, and at least 128 KiB of them (four times the largest LZ77
+ * window), so a message never finds its own earlier copy in a compressor's window.
+ */
+export function poolCount(size: number): number {
+  return Math.max(16, Math.ceil((128 << 10) / Math.max(size, 1)));
+}
 
 /** A deterministic PRNG (mulberry32), so JSON payloads are the same in every run and process. */
 function prng(seed: number): () => number {
@@ -68,7 +74,7 @@ export function jsonPayload(size: number, seed: number): Buffer {
   return Buffer.from(text.slice(0, size), 'latin1');
 }
 
-export function payloadPool(kind: PayloadKind, size: number, count = POOL): Buffer[] {
+export function payloadPool(kind: PayloadKind, size: number, count = poolCount(size)): Buffer[] {
   return Array.from({ length: count }, (_, i) => (kind === 'json' ? jsonPayload(size, i + 1) : randomBytes(size)));
 }
 
@@ -152,7 +158,7 @@ export class OutgoingFrames {
   readonly #pool: Buffer[];
   readonly #opcode: number;
   readonly #codec: PerMessageDeflate | undefined;
-  /** After this many messages the client compressor's dictionary (its last 2^bits bytes) has a period of POOL. */
+  /** After this many messages the client compressor's dictionary (its last 2^bits bytes) has the pool's period. */
   readonly #warm: number;
 
   constructor(pool: Buffer[], opcode: number, params: DeflateSetup['params'] | undefined) {
@@ -165,15 +171,15 @@ export class OutgoingFrames {
   }
 
   #index(i: number): number {
-    const cached = this.#warm + POOL;
-    return i < cached ? i : this.#warm + ((i - this.#warm) % POOL);
+    const period = this.#pool.length;
+    return i < this.#warm + period ? i : this.#warm + ((i - this.#warm) % period);
   }
 
   /** The masked frame for message i (i counts from 0 on every connection). */
   frame(i: number): Buffer {
     const at = this.#index(i);
     while (this.#frames.length <= at) {
-      const payload = this.#pool[this.#frames.length % POOL]!;
+      const payload = this.#pool[this.#frames.length % this.#pool.length]!;
       if (this.#codec === undefined) {
         this.#frames.push(clientFrame(this.#opcode, payload, false));
         this.#wire.push(payload.length);
@@ -295,7 +301,7 @@ export async function runDeflateEcho(conns: readonly DeflateConnection[], plan: 
       sent++;
     };
     const incoming = new IncomingMessages(p, (payload, wire) => {
-      const expected = pool[received % POOL]!;
+      const expected = pool[received % pool.length]!;
       if (payload.length !== expected.length || expected.compare(payload) !== 0) errors++;
       wireIn += wire;
       received++;

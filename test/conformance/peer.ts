@@ -18,11 +18,28 @@
  * its Close), and nothing is decided by sleeping: where Autobahn waits a second to see that nothing
  * happens, these cases send a ping and wait for its pong, which proves the server processed everything
  * before it.
+ *
+ * permessage-deflate (RFC 7692), written from that RFC alone and with node:zlib directly (never the
+ * server's codec): a case may offer extensions (`extensions`, one `Sec-WebSocket-Extensions` line each).
+ * The peer checks the server's answer against what it offered (§7: an accepted offer's parameters, and
+ * nothing it did not offer), and from then on speaks the extension as a client does:
+ *
+ * - it compresses with a persistent raw-deflate stream (`createDeflateRaw`, one `Z_SYNC_FLUSH` per
+ *   message, the 00 00 ff ff tail removed, §7.2.1), within the agreed `client_max_window_bits`, and
+ *   keeps the stream across messages unless `client_no_context_takeover` was agreed (§7.1.1.2): a real
+ *   sliding window, the way browsers compress, not the server's dictionary technique;
+ * - it inflates each compressed server message in one call with the tail restored (§7.2.2), with exactly
+ *   the agreed `server_max_window_bits` and, with context takeover, the last 2^bits bytes of what it
+ *   inflated before as the preset window, so a server that reaches further back than it agreed, or
+ *   back into a context it promised to reset (`server_no_context_takeover`), fails to inflate;
+ * - it judges the server's frames strictly: RSV1 only on the first frame of a data message (§6.1), never
+ *   on a control frame, never RSV2/RSV3, and every compressed message must inflate (a text one to UTF-8).
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { constants as zlibConstants, createDeflateRaw, inflateRawSync, type DeflateRaw } from 'node:zlib';
 import { after, before } from 'node:test';
 import { startLab, type LabOptions } from '../../src/lab.js';
 import type { SwitchyardServer } from '../../src/server/server.js';
@@ -104,7 +121,8 @@ export function closePayload(code?: number, reason: string | Uint8Array = ''): B
 
 /** What the peer saw, in order, before the server's Close. */
 export type PeerEvent =
-  | { readonly kind: 'message'; readonly binary: boolean; readonly data: Buffer }
+  /** `compressed`: the server sent it with RSV1 (permessage-deflate); `data` is then what it inflated to. */
+  | { readonly kind: 'message'; readonly binary: boolean; readonly data: Buffer; readonly compressed?: boolean }
   | { readonly kind: 'ping' | 'pong'; readonly data: Buffer };
 
 export const text = (data: string | Uint8Array): PeerEvent => ({ kind: 'message', binary: false, data: bytes(data) });
@@ -120,6 +138,239 @@ export function summarize(events: readonly PeerEvent[]): string[] {
   });
 }
 
+/** permessage-deflate as agreed (RFC 7692 §7.1): absent window parameters mean 15 bits. */
+export interface DeflateAgreement {
+  readonly serverNoContextTakeover: boolean;
+  readonly clientNoContextTakeover: boolean;
+  readonly serverMaxWindowBits: number;
+  readonly clientMaxWindowBits: number;
+}
+
+/** One extension of a `Sec-WebSocket-Extensions` value: its name and parameters in order (value undefined when bare). */
+export interface ExtensionElement {
+  readonly name: string;
+  readonly params: ReadonlyArray<readonly [string, string | undefined]>;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * RFC 6455 §9.1: `extension-list = 1#extension`, `extension = token *( ";" param )`, `param = token
+ * [ "=" (token | quoted-string) ]`, and a quoted value must be a token once unquoted. Returns the reason
+ * when the value does not follow the grammar.
+ */
+export function parseExtensionList(value: string): ExtensionElement[] | string {
+  const out: ExtensionElement[] = [];
+  // Split on commas and semicolons outside quoted strings, keeping which separator came.
+  const pieces: { text: string; after: ',' | ';' | 'end' }[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (quoted) {
+      if (c === '\\' && i + 1 < value.length) { current += c + value[++i]; continue; }
+      if (c === '"') quoted = false;
+      current += c;
+    } else if (c === '"') { quoted = true; current += c; }
+    else if (c === ',' || c === ';') { pieces.push({ text: current.trim(), after: c }); current = ''; }
+    else current += c;
+  }
+  if (quoted) return 'an unterminated quoted string';
+  pieces.push({ text: current.trim(), after: 'end' });
+  let element: { name: string; params: [string, string | undefined][] } | undefined;
+  for (const { text: piece, after } of pieces) {
+    if (element === undefined) {
+      if (!TOKEN.test(piece)) return `extension name ${JSON.stringify(piece)} is not a token`;
+      element = { name: piece, params: [] };
+    } else {
+      const eq = piece.indexOf('=');
+      const name = (eq === -1 ? piece : piece.slice(0, eq)).trim();
+      if (!TOKEN.test(name)) return `parameter name ${JSON.stringify(name)} is not a token`;
+      let paramValue: string | undefined;
+      if (eq !== -1) {
+        paramValue = piece.slice(eq + 1).trim();
+        if (paramValue.startsWith('"')) {
+          if (!paramValue.endsWith('"') || paramValue.length < 2) return `a badly quoted value for ${name}`;
+          paramValue = paramValue.slice(1, -1).replace(/\\(.)/g, '$1');
+        }
+        if (!TOKEN.test(paramValue)) return `the value of ${name} is not a token`;
+      }
+      element.params.push([name, paramValue]);
+    }
+    if (after !== ';') { out.push(element); element = undefined; }
+  }
+  return out;
+}
+
+/** §7.1.2.1: "a decimal integer value without leading zeroes between 8 to 15, inclusive". */
+const WINDOW_BITS = /^(?:8|9|1[0-5])$/;
+
+interface DeflateParamSet {
+  serverNoContextTakeover: boolean;
+  clientNoContextTakeover: boolean;
+  serverMaxWindowBits: number | undefined;
+  /** `true`: present without a value (allowed only in an offer, §7.1.2.2). */
+  clientMaxWindowBits: number | true | undefined;
+}
+
+/** A permessage-deflate element's parameters by RFC 7692 §7's rules, or why they break them. */
+function readDeflateParams(element: ExtensionElement): DeflateParamSet | string {
+  const out: DeflateParamSet = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: undefined, clientMaxWindowBits: undefined };
+  const seen = new Set<string>();
+  for (const [rawName, value] of element.params) {
+    const name = rawName.toLowerCase();
+    // §7: "each extension parameter MUST NOT appear more than once".
+    if (seen.has(name)) return `parameter ${name} appears twice (§7)`;
+    seen.add(name);
+    if (name === 'server_no_context_takeover' || name === 'client_no_context_takeover') {
+      if (value !== undefined) return `${name} takes no value (§7.1.1)`;
+      if (name === 'server_no_context_takeover') out.serverNoContextTakeover = true; else out.clientNoContextTakeover = true;
+    } else if (name === 'server_max_window_bits' || name === 'client_max_window_bits') {
+      if (value === undefined && name === 'client_max_window_bits') { out.clientMaxWindowBits = true; continue; }
+      if (value === undefined || !WINDOW_BITS.test(value)) return `${name}=${value ?? ''} is not 8..15 (§7.1.2)`;
+      if (name === 'server_max_window_bits') out.serverMaxWindowBits = Number(value); else out.clientMaxWindowBits = Number(value);
+    } else {
+      return `unknown parameter ${name} (§7)`;
+    }
+  }
+  return out;
+}
+
+/**
+ * The client's judgement of the server's `Sec-WebSocket-Extensions` answer (RFC 6455 §4.1 and §9.1, RFC
+ * 7692 §7): the agreed parameters, or the reason the answer is not one a client may accept. The answer
+ * must accept one of the offers as a whole: `server_no_context_takeover` and `server_max_window_bits`
+ * (≤ the offered value) when that offer asked for them (§7.1.1.1, §7.1.2.1), `client_max_window_bits`
+ * only when the offer carried it, with a value, ≤ any offered value (§7.1.2.2).
+ */
+export function judgeDeflateResponse(offered: readonly string[], response: string | undefined): DeflateAgreement | undefined | string {
+  if (response === undefined) return undefined;
+  const chosen = parseExtensionList(response);
+  if (typeof chosen === 'string') return `Sec-WebSocket-Extensions ${JSON.stringify(response)}: ${chosen}`;
+  const offers = offered.flatMap((line) => { const parsed = parseExtensionList(line); return typeof parsed === 'string' ? [] : parsed; });
+  if (chosen.length !== 1 || chosen[0]!.name.toLowerCase() !== 'permessage-deflate') {
+    return `the server chose ${JSON.stringify(response)}; the peer speaks only permessage-deflate, once (RFC 6455 §9.1)`;
+  }
+  const answer = readDeflateParams(chosen[0]!);
+  if (typeof answer === 'string') return `the response ${JSON.stringify(response)}: ${answer}`;
+  const answerClientBits = answer.clientMaxWindowBits;
+  if (answerClientBits === true) return 'client_max_window_bits without a value in a response (§7.1.2.2)';
+  const fits = offers.some((element) => {
+    if (element.name.toLowerCase() !== 'permessage-deflate') return false;
+    const offer = readDeflateParams(element);
+    if (typeof offer === 'string') return false;
+    if (offer.serverNoContextTakeover && !answer.serverNoContextTakeover) return false;
+    if (offer.serverMaxWindowBits !== undefined && (answer.serverMaxWindowBits === undefined || answer.serverMaxWindowBits > offer.serverMaxWindowBits)) return false;
+    if (answerClientBits !== undefined) {
+      if (offer.clientMaxWindowBits === undefined) return false;
+      if (offer.clientMaxWindowBits !== true && answerClientBits > offer.clientMaxWindowBits) return false;
+    }
+    return true;
+  });
+  if (!fits) return `the response ${JSON.stringify(response)} accepts none of the offers ${JSON.stringify(offered)} (§7)`;
+  return {
+    serverNoContextTakeover: answer.serverNoContextTakeover,
+    clientNoContextTakeover: answer.clientNoContextTakeover,
+    serverMaxWindowBits: answer.serverMaxWindowBits ?? 15,
+    clientMaxWindowBits: answerClientBits ?? 15,
+  };
+}
+
+/** §7.2.1: a sync flush ends with an empty stored block, whose last 4 octets the sender removes. */
+const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+/**
+ * The peer's compressor, a client's (§7.2.1): a persistent raw-deflate stream, one sync flush per message,
+ * the tail removed. A fresh stream per message when `client_no_context_takeover` was agreed. zlib cannot
+ * compress within an 8-bit window (it silently uses 9), so with 8 bits the peer takes a fresh stream per
+ * message (no context takeover is always allowed, §7.1.1.2) and compresses only messages of at most 256
+ * bytes, whose matches cannot reach further back than 255 bytes.
+ */
+export class MessageDeflater {
+  readonly #windowBits: number;
+  readonly #noContextTakeover: boolean;
+  readonly #level: number;
+  #stream: DeflateRaw | undefined;
+  #output: Buffer[] = [];
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(windowBits: number, noContextTakeover: boolean, level: number = zlibConstants.Z_DEFAULT_COMPRESSION) {
+    this.#windowBits = windowBits;
+    this.#noContextTakeover = noContextTakeover || windowBits === 8;
+    this.#level = level;
+  }
+
+  /** One message's compressed payload, without the 00 00 ff ff tail; calls are served in order. */
+  compress(message: Uint8Array): Promise<Buffer> {
+    const result = this.#queue.then(() => this.#compress(message));
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async #compress(message: Uint8Array): Promise<Buffer> {
+    if (this.#windowBits === 8 && message.length > 256) throw new Error('an 8-bit window: zlib can compress only messages of at most 256 bytes within it');
+    const stream = this.#stream ??= this.#open();
+    stream.write(message);
+    await new Promise<void>((resolve) => stream.flush(zlibConstants.Z_SYNC_FLUSH, () => resolve()));
+    const out = Buffer.concat(this.#output);
+    this.#output = [];
+    if (this.#noContextTakeover) { stream.close(); this.#stream = undefined; }
+    assert.ok(out.subarray(-4).equals(DEFLATE_TAIL), 'a sync flush ends with 00 00 ff ff');
+    return out.subarray(0, out.length - 4);
+  }
+
+  #open(): DeflateRaw {
+    const stream = createDeflateRaw({ windowBits: Math.max(this.#windowBits, 9), level: this.#level });
+    stream.on('data', (chunk: Buffer) => this.#output.push(chunk));
+    return stream;
+  }
+
+  close(): void {
+    this.#stream?.close();
+    this.#stream = undefined;
+  }
+}
+
+/**
+ * The peer's decompressor (§7.2.2): the tail appended, one inflate call per message with exactly the
+ * server's agreed window and, with context takeover, the last 2^bits bytes inflated before as the preset
+ * window (what a continuing stream's window would hold). Messages sent uncompressed never pass through
+ * the server's compressor, so they are not part of that window.
+ *
+ * zlib enforces the window only against its history: a match may also reach back into whatever the same
+ * call has already written to its output buffer, so one big output buffer would accept a server that
+ * compresses with a wider window than it agreed. Output chunks of 64 bytes (zlib's smallest) make every
+ * match further back than 2^bits + 63 bytes fail with "invalid distance too far back". (A compressor
+ * within 2^bits never reaches further than 2^bits - 262 bytes: zlib keeps MIN_LOOKAHEAD in reserve.)
+ */
+export class MessageInflater {
+  readonly #windowBits: number;
+  readonly #noContextTakeover: boolean;
+  #window: Buffer | undefined;
+
+  constructor(windowBits: number, noContextTakeover: boolean) {
+    this.#windowBits = windowBits;
+    this.#noContextTakeover = noContextTakeover;
+  }
+
+  /** Throws zlib's error when the payload is not a deflate stream within the agreed window. */
+  inflate(payload: Uint8Array): Buffer {
+    const out = inflateRawSync(Buffer.concat([payload, DEFLATE_TAIL]), {
+      windowBits: this.#windowBits,
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+      chunkSize: 64,
+      ...(this.#window === undefined ? {} : { dictionary: this.#window }),
+    });
+    if (!this.#noContextTakeover) {
+      const size = 1 << this.#windowBits;
+      const joined = this.#window === undefined ? out : Buffer.concat([this.#window, out]);
+      this.#window = Buffer.from(joined.subarray(Math.max(0, joined.length - size)));
+      if (this.#window.length === 0) this.#window = undefined;
+    }
+    return out;
+  }
+}
+
 export interface PeerOptions {
   readonly path?: string;
   /** How long to wait for the server to close TCP after the closing handshake (Autobahn: 1 s). */
@@ -128,6 +379,8 @@ export interface PeerOptions {
   readonly answerPings?: boolean;
   /** Answer the server's Close (default true); false plays a peer that never completes the handshake. */
   readonly answerClose?: boolean;
+  /** `Sec-WebSocket-Extensions` lines to offer, one header line each (RFC 6455 §9.1: offers in order of preference). */
+  readonly extensions?: readonly string[];
 }
 
 export class Peer {
@@ -144,12 +397,18 @@ export class Peer {
   serverEnded = false;
   tcpClosed = false;
   droppedByMe = false;
+  /** The server's `Sec-WebSocket-Extensions` answer (its lines joined by ", "), undefined when it sent none. */
+  extensionsHeader: string | undefined;
+  /** permessage-deflate as agreed in the handshake; undefined: the connection runs without the extension. */
+  deflate: DeflateAgreement | undefined;
+  #deflater: MessageDeflater | undefined;
+  #inflater: MessageInflater | undefined;
   readonly #serverDropMs: number;
   readonly #answerPings: boolean;
   readonly #answerClose: boolean;
   #chunks: Buffer[] = [];
   #buffered = 0;
-  #message: { binary: boolean; parts: Buffer[] } | undefined;
+  #message: { binary: boolean; compressed: boolean; parts: Buffer[] } | undefined;
   #waiters = new Set<() => void>();
 
   private constructor(socket: Socket, options: PeerOptions) {
@@ -159,7 +418,7 @@ export class Peer {
     this.#answerClose = options.answerClose ?? true;
     socket.on('data', (chunk: Buffer) => { this.#chunks.push(chunk); this.#buffered += chunk.length; this.#parse(); this.#wake(); });
     socket.on('end', () => { this.serverEnded = true; socket.end(); this.#wake(); });
-    socket.on('close', () => { this.tcpClosed = true; this.#wake(); });
+    socket.on('close', () => { this.tcpClosed = true; this.#deflater?.close(); this.#wake(); });
     socket.on('error', () => {});
   }
 
@@ -169,9 +428,11 @@ export class Peer {
     socket.setNoDelay(true); // every write its own segment: chops reach the server as chops
     await once(socket, 'connect');
     const key = randomBytes(16).toString('base64');
+    const offered = options.extensions ?? [];
     socket.write(
       `GET ${options.path ?? '/echo'} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+      offered.map((line) => `Sec-WebSocket-Extensions: ${line}\r\n`).join('') + '\r\n',
     );
     let head = Buffer.alloc(0);
     for (;;) {
@@ -184,10 +445,57 @@ export class Peer {
       const accept = createHash('sha1').update(key + GUID).digest('base64');
       assert.match(response, new RegExp(`\r\nSec-WebSocket-Accept: ${accept.replace(/[+/]/g, '\\$&')}(\r\n|$)`, 'i'), 'RFC 6455 §4.2.2 accept value');
       const peer = new Peer(socket, options);
+      peer.#agree(offered, response);
       const rest = head.subarray(end + 4);
       if (rest.length > 0) socket.emit('data', rest);
       return peer;
     }
+  }
+
+  /**
+   * The server's answer to the offers: RFC 6455 §4.1 ("If the response includes a |Sec-WebSocket-Extensions|
+   * header field and this header field indicates the use of an extension that was not present in the
+   * client's handshake ... the client MUST _Fail the WebSocket Connection_"), judged by RFC 7692 §7.
+   */
+  #agree(offered: readonly string[], response: string): void {
+    const lines = [...response.matchAll(/\r\nSec-WebSocket-Extensions:[ \t]*([^\r]*?)[ \t]*(?=\r\n|$)/gi)].map((m) => m[1]!);
+    this.extensionsHeader = lines.length === 0 ? undefined : lines.join(', ');
+    if (this.extensionsHeader !== undefined && offered.length === 0) {
+      this.violations.push(`the server answered Sec-WebSocket-Extensions ${JSON.stringify(this.extensionsHeader)} to no offer (RFC 6455 §4.1)`);
+      return;
+    }
+    const agreement = judgeDeflateResponse(offered, this.extensionsHeader);
+    if (typeof agreement === 'string') { this.violations.push(agreement); return; }
+    if (agreement === undefined) return;
+    this.deflate = agreement;
+    this.#deflater = new MessageDeflater(agreement.clientMaxWindowBits, agreement.clientNoContextTakeover);
+    this.#inflater = new MessageInflater(agreement.serverMaxWindowBits, agreement.serverNoContextTakeover);
+  }
+
+  /** One message compressed by the peer's compressor (agreed window and context takeover), tail removed. */
+  compress(payload: string | Uint8Array): Promise<Buffer> {
+    if (this.#deflater === undefined) throw new Error('permessage-deflate was not agreed');
+    return this.#deflater.compress(bytes(payload));
+  }
+
+  /**
+   * A whole message as a client sends it with permessage-deflate (§6): compressed unless `compress` is
+   * false, cut into frames of `fragmentSize` bytes of (compressed) payload (Autobahn's autoFragmentSize),
+   * RSV1 on the first frame only (§6.1). Without the extension the message goes out as it is.
+   */
+  async sendMessage(opcode: number, payload: string | Uint8Array, options: { compress?: boolean; fragmentSize?: number; chop?: number } = {}): Promise<void> {
+    const compress = this.deflate !== undefined && (options.compress ?? true);
+    const data = compress ? await this.compress(payload) : bytes(payload);
+    const size = options.fragmentSize ?? 0;
+    const frames: Buffer[] = [];
+    if (size <= 0 || data.length <= size) {
+      frames.push(buildFrame({ opcode, payload: data, rsv: compress ? 4 : 0 }));
+    } else {
+      for (let at = 0; at < data.length; at += size) {
+        frames.push(buildFrame({ opcode: at === 0 ? opcode : OP.CONT, payload: data.subarray(at, at + size), fin: at + size >= data.length, rsv: at === 0 && compress ? 4 : 0 }));
+      }
+    }
+    this.send(frames.length === 1 ? frames[0]! : Buffer.concat(frames), options.chop);
   }
 
   /** Write bytes, in pieces of `chop` bytes when given (Autobahn's chopsize). */
@@ -307,7 +615,12 @@ export class Peer {
       this.violations.push(`the server sent opcode ${opcode} after its Close (§5.5.1)`);
       return;
     }
-    if (rsv !== 0) this.violations.push(`the server set RSV bits ${rsv} (§5.2)`);
+    // RFC 6455 §5.2: no RSV bit without an extension that defines it; permessage-deflate defines RSV1 only,
+    // and only on the first frame of a data message (RFC 7692 §6.1).
+    const compressedBit = this.deflate !== undefined && (rsv & 4) !== 0;
+    if (this.deflate === undefined ? rsv !== 0 : (rsv & 3) !== 0) this.violations.push(`the server set RSV bits ${rsv} (§5.2)`);
+    if (compressedBit && opcode >= 8) this.violations.push(`the server set RSV1 on control frame ${opcode} (RFC 7692 §6.1)`);
+    if (compressedBit && opcode === OP.CONT) this.violations.push('the server set RSV1 on a continuation frame (RFC 7692 §6.1)');
     if (opcode >= 8) {
       if (!fin || payload.length > 125) this.violations.push('the server sent a fragmented or oversized control frame (§5.5)');
       if (opcode === OP.PING) {
@@ -327,19 +640,26 @@ export class Peer {
       this.#message.parts.push(payload);
     } else if (opcode === OP.TEXT || opcode === OP.BINARY) {
       if (this.#message !== undefined) this.violations.push('the server interleaved two messages (§5.4)');
-      this.#message = { binary: opcode === OP.BINARY, parts: [payload] };
+      this.#message = { binary: opcode === OP.BINARY, compressed: compressedBit, parts: [payload] };
     } else {
       this.violations.push(`the server sent reserved opcode ${opcode}`);
       return;
     }
     if (!fin) return;
-    const { binary: isBinary, parts } = this.#message;
+    const { binary: isBinary, compressed, parts } = this.#message;
     this.#message = undefined;
-    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    let data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    if (compressed) {
+      try {
+        data = this.#inflater!.inflate(data);
+      } catch (error) {
+        this.violations.push(`the server sent a compressed message that does not inflate within its agreed window: ${(error as Error).message} (RFC 7692 §7.2.2)`);
+      }
+    }
     if (!isBinary) {
       try { strictUtf8.decode(data); } catch { this.violations.push('the server sent a text message that is not UTF-8 (§8.1)'); }
     }
-    this.events.push({ kind: 'message', binary: isBinary, data });
+    this.events.push(this.deflate === undefined ? { kind: 'message', binary: isBinary, data } : { kind: 'message', binary: isBinary, data, compressed });
   }
 
   #onClose(payload: Buffer): void {
@@ -365,6 +685,10 @@ export interface CaseSpec {
   /** Autobahn case number, e.g. '3.2', for messages. */
   readonly id: string;
   readonly path?: string;
+  /** `Sec-WebSocket-Extensions` lines to offer (PeerOptions.extensions). */
+  readonly extensions?: readonly string[];
+  /** The server's exact `Sec-WebSocket-Extensions` answer; null: it must send none. Unchecked when absent. */
+  readonly agreed?: string | null;
   /** What the peer does once the connection is open (Autobahn's `onOpen`). */
   readonly run: (peer: Peer) => void | Promise<void>;
   /** The events Autobahn's `expected[OK]` lists, in order; [] when nothing may come back. */
@@ -389,8 +713,12 @@ export interface CaseOutcome {
 
 /** Runs one case against the server on `port` and asserts Autobahn's "OK" (plus the stricter checks above). */
 export async function runCase(port: number, spec: CaseSpec): Promise<void> {
-  const peer = await Peer.open(port, spec.path === undefined ? {} : { path: spec.path });
+  const peer = await Peer.open(port, {
+    ...(spec.path === undefined ? {} : { path: spec.path }),
+    ...(spec.extensions === undefined ? {} : { extensions: spec.extensions }),
+  });
   try {
+    if (spec.agreed !== undefined) assert.equal(peer.extensionsHeader ?? null, spec.agreed, `case ${spec.id}: the server's Sec-WebSocket-Extensions`);
     await spec.run(peer);
     const expected = summarize(spec.expect);
     const matches = (): boolean => peer.events.length >= spec.expect.length && isDeepEqual(summarize(peer.events), expected);

@@ -15,6 +15,9 @@ import { eventually, withLab } from '../helpers/lab.js';
 import { echoProtocol } from '../../src/protocols/echo/echo.js';
 import { echoEndpoint } from '../../src/protocols/websocket/endpoints.js';
 import { connect } from '../../src/protocols/websocket/client.js';
+
+/** These tests need bytes that fill sockets: compressible payloads deflated would not (RFC 7692 is tested elsewhere). */
+const NO_DEFLATE = { deflate: false } as const;
 import type { ProtocolHandler } from '../../src/registry/plugin.js';
 import type { SwitchyardServer } from '../../src/server/server.js';
 import type { WebSocketEndpoint } from '../../src/protocols/websocket/plugin.js';
@@ -100,7 +103,7 @@ describe('backpressure: a client that never reads', () => {
   it('WebSocket /echo: the server stops reading, holds a bounded amount, and loses nothing once the client reads', { timeout: 120_000 }, () => {
     const seen: Duplex[] = [];
     return withLab({ webSocketEndpoints: { '/echo-spy': spyWebSocketEcho(seen) } }, async (server) => {
-      const ws = await connect(`ws://127.0.0.1:${server.port}/echo-spy`);
+      const ws = await connect(`ws://127.0.0.1:${server.port}/echo-spy`, NO_DEFLATE);
       ws.socket.pause();
       const size = 64 * KiB;
       let sent = 0;
@@ -132,7 +135,7 @@ describe('backpressure: a client that never reads', () => {
     const onWarning = (warning: Error): void => { warnings.push(`${warning.name}: ${warning.message}`); };
     process.on('warning', onWarning);
     return withLab({ webSocketEndpoints: { '/echo-spy': spyWebSocketEcho(seen) } }, async (server) => {
-      const ws = await connect(`ws://127.0.0.1:${server.port}/echo-spy`);
+      const ws = await connect(`ws://127.0.0.1:${server.port}/echo-spy`, NO_DEFLATE);
       ws.socket.pause();
       const size = 1 * KiB;
       const message = Buffer.alloc(size, 0x2a);

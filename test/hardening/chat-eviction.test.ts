@@ -27,7 +27,8 @@ describe('chat: a member that falls behind', () => {
   it('is closed with 1013 while a reading member receives every message in order', { timeout: 120_000 }, () =>
     withLab({ limits: { outboundQueueBytes: QUEUE_LIMIT, webSocketCloseTimeoutMs: 60_000 } }, async (server, events) => {
       const url = `ws://127.0.0.1:${server.port}/chat`;
-      const slow = await connect(url, { protocols: ['chat'] });
+      // Uncompressed: the point is bytes piling up for a reader that does not read.
+      const slow = await connect(url, { protocols: ['chat'], deflate: false });
       const fast = await connect(url, { protocols: ['chat'] });
       const sender = await connect(url, { protocols: ['chat'] });
       slow.socket.pause();

@@ -94,7 +94,7 @@ describe('the dashboard feed, /_lab/events', () => {
   }));
 
   it('a dashboard that stops reading loses events, not server memory: the gap is counted exactly, then a fresh snapshot', () => withLab({ limits: { outboundQueueBytes: 64 * 1024 } }, async (server) => {
-    const feed = await FeedClient.open(server.port);
+    const feed = await FeedClient.open(server.port, undefined, { deflate: false });
     await feed.waitFor(() => feed.of('snapshot').length >= 1, 'the first snapshot');
     const feedTuple = feed.of('hello')[0]!.self.fiveTuple;
     // Stop reading: the kernel's buffers fill, then the server's socket buffer.

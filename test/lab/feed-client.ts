@@ -16,8 +16,9 @@ export class FeedClient {
     ws.on('close', (code, reason) => { this.closed = { code, reason }; this.#wake(); });
   }
 
-  static async open(port: number, path = '/_lab/events'): Promise<FeedClient> {
-    return new FeedClient(await connect(`ws://127.0.0.1:${port}${path}`));
+  /** `deflate: false` for tests that need the feed's bytes to fill a socket (compressed JSON rarely does). */
+  static async open(port: number, path = '/_lab/events', options: { deflate?: boolean } = {}): Promise<FeedClient> {
+    return new FeedClient(await connect(`ws://127.0.0.1:${port}${path}`, options));
   }
 
   /** Every streamed LabEvent so far, in order. */

@@ -63,9 +63,9 @@ describe('buildClientHandshakeRequest', () => {
 
 describe('verifyServerHandshake', () => {
   it('accepts a good 101, with or without a chosen subprotocol', () => {
-    assert.deepEqual(verifyServerHandshake(101, response(), { key: KEY }), { ok: true, protocol: undefined });
+    assert.deepEqual(verifyServerHandshake(101, response(), { key: KEY }), { ok: true, protocol: undefined, deflate: undefined });
     const chosen = verifyServerHandshake(101, response({ 'Sec-WebSocket-Protocol': 'chat' }), { key: KEY, protocols: ['chat', 'superchat'] });
-    assert.deepEqual(chosen, { ok: true, protocol: 'chat' });
+    assert.deepEqual(chosen, { ok: true, protocol: 'chat', deflate: undefined });
     const caseInsensitive = verifyServerHandshake(101, response({ Upgrade: 'WebSocket', Connection: 'upgrade' }), { key: KEY });
     assert.ok(caseInsensitive.ok);
   });
@@ -81,6 +81,37 @@ describe('verifyServerHandshake', () => {
     ['two subprotocols', 101, response({ 'Sec-WebSocket-Protocol': 'chat, superchat' }), 'ERR_UNEXPECTED_SUBPROTOCOL'],
     ['an extension we did not offer', 101, response({ 'Sec-WebSocket-Extensions': 'permessage-deflate' }), 'ERR_UNEXPECTED_EXTENSION'],
   ];
+  it('offers permessage-deflate as browsers do, and takes the parameters the server agreed (RFC 7692 §7.1)', () => {
+    const request = buildClientHandshakeRequest({ host: 'h', path: '/', key: KEY, deflate: true });
+    assert.match(request, /\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n/);
+    const agreed = verifyServerHandshake(101, response({ 'Sec-WebSocket-Extensions': 'permessage-deflate; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9' }), { key: KEY, deflate: true });
+    assert.ok(agreed.ok);
+    assert.deepEqual(agreed.deflate, { serverNoContextTakeover: true, clientNoContextTakeover: false, serverMaxWindowBits: 10, clientMaxWindowBits: 9 });
+    const defaults = verifyServerHandshake(101, response({ 'Sec-WebSocket-Extensions': 'permessage-deflate' }), { key: KEY, deflate: true });
+    assert.ok(defaults.ok);
+    assert.deepEqual(defaults.deflate, { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 });
+    const declined = verifyServerHandshake(101, response(), { key: KEY, deflate: true });
+    assert.ok(declined.ok && declined.deflate === undefined);
+  });
+
+  for (const [answer, reason] of [
+    ['permessage-deflate; client_max_window_bits', /needs a value in a response/],
+    ['permessage-deflate; client_max_window_bits=8', /cannot compress with an 8-bit window/],
+    ['permessage-deflate; server_max_window_bits=16', /8\.\.15/],
+    ['permessage-deflate; server_no_context_takeover; server_no_context_takeover', /duplicate parameter/],
+    ['permessage-deflate; mystery', /unknown parameter mystery/],
+    ['permessage-deflate, permessage-deflate', /2 extensions/],
+    ['x-webkit-deflate-frame', /did not offer/],
+    ['permessage-deflate; =', /malformed/],
+  ] as const) {
+    it(`fails a permessage-deflate answer we cannot accept: ${answer}`, () => {
+      const result = verifyServerHandshake(101, response({ 'Sec-WebSocket-Extensions': answer }), { key: KEY, deflate: true });
+      assert.equal(result.ok, false);
+      assert.equal(!result.ok && result.error.code, 'ERR_INVALID_EXTENSION_RESPONSE');
+      assert.match(!result.ok ? result.error.message : '', reason);
+    });
+  }
+
   for (const [name, status, fields, code] of failures) {
     it(`fails on ${name}`, () => {
       const result = verifyServerHandshake(status, fields, { key: KEY, protocols: ['chat', 'superchat'] });

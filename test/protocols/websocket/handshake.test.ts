@@ -159,6 +159,24 @@ describe('validateClientHandshake', () => {
     assert.equal(refusal(validate({ fields: bad })).code, 'ERR_INVALID_EXTENSIONS');
   });
 
+  it('with a deflate policy, answers the first acceptable permessage-deflate offer with exactly the agreed parameters (RFC 7692 §5)', () => {
+    const policy = { serverMaxWindowBits: 12, clientMaxWindowBits: 12, serverNoContextTakeover: false, clientNoContextTakeover: false };
+    const fields = rfcHandshakeFields({ 'Sec-WebSocket-Extensions': 'permessage-deflate; server_max_window_bits=8, permessage-deflate; client_max_window_bits' });
+    const result = validate({ fields }, { deflate: policy });
+    assert.ok(result.ok);
+    assert.deepEqual(result.responseHeaders.at(-1), ['Sec-WebSocket-Extensions', 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12']);
+    assert.deepEqual(result.deflate, { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 12, clientMaxWindowBits: 12 });
+    // Every offer declined: the handshake still succeeds, without the extension, and says why.
+    const none = validate({ fields: rfcHandshakeFields({ 'Sec-WebSocket-Extensions': 'permessage-deflate; server_max_window_bits=8, permessage-deflate; foo' }) }, { deflate: policy });
+    assert.ok(none.ok);
+    assert.equal(none.deflate, undefined);
+    assert.ok(!none.responseHeaders.some(([name]) => name === 'Sec-WebSocket-Extensions'));
+    assert.deepEqual(none.declinedOffers.map((d) => d.reason), ['server_max_window_bits=8: zlib cannot compress with an 8-bit window', 'unknown parameter foo']);
+    // Without a policy (the extension is off), an acceptable offer is declined too.
+    const off = validate({ fields }, {});
+    assert.ok(off.ok && off.deflate === undefined);
+  });
+
   it('refuses a misconfigured server protocol list with UsageError', () => {
     assert.throws(() => validate({ fields: rfcHandshakeFields() }, { protocols: ['not a token'] }), UsageError);
   });

@@ -124,7 +124,8 @@ describe('backpressure', () => {
       },
     });
     await withLab({ webSocketEndpoints: { '/flood': endpoint } }, async (server) => {
-      const client = await connect(`ws://127.0.0.1:${server.port}/flood`);
+      // Uncompressed: the repeating pattern would deflate to almost nothing and never fill a socket.
+      const client = await connect(`ws://127.0.0.1:${server.port}/flood`, { deflate: false });
       client.socket.pause();
       let received = 0;
       client.on('message', (data) => { received += (data as Uint8Array).length; });

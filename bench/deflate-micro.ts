@@ -1,0 +1,120 @@
+/**
+ * permessage-deflate's cost per message, in one process, without sockets: `node deflate-micro.js
+ * [--budget-ms 300] [--sizes 32,128,512,1024,16384,65536] [--json]`.
+ *
+ * For each tuning (window bits, level, memLevel) and message size, a server-role PerMessageDeflate
+ * (src/protocols/websocket/permessage-deflate.ts, the codec switchyard runs) compresses a stream of
+ * distinct JSON-like messages (bench/ws-deflate-loop.ts's payloads) with context takeover, and a
+ * client-role one inflates them, as the peer would; both are timed separately, after a warm-up, for
+ * `budget-ms` each. Printed: µs per compress, µs per inflate, compressed/plain bytes, and the same for
+ * random bytes. A last row per size runs one persistent zlib stream per direction (what `ws` keeps per
+ * connection), driven synchronously, so the one-shot design's price (zlib set up per message, the window
+ * handed over as a dictionary) is visible as the difference.
+ */
+import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
+import { parseArgs } from 'node:util';
+import { PerMessageDeflate } from '../src/protocols/websocket/permessage-deflate.js';
+import { payloadPool } from './ws-deflate-loop.js';
+
+const { values } = parseArgs({
+  options: {
+    'budget-ms': { type: 'string', default: '300' },
+    sizes: { type: 'string', default: '32,128,512,1024,16384,65536' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const BUDGET_MS = Number(values['budget-ms']);
+const SIZES = values.sizes.split(',').map(Number);
+
+interface Tuning { name: string; bits: number; level: number; memLevel: number; stream?: boolean }
+const TUNINGS: Tuning[] = [
+  { name: 'defaults: 12 bits, L1, mem 8', bits: 12, level: 1, memLevel: 8 },
+  { name: '15 bits', bits: 15, level: 1, memLevel: 8 },
+  { name: '10 bits', bits: 10, level: 1, memLevel: 8 },
+  { name: '9 bits', bits: 9, level: 1, memLevel: 8 },
+  { name: 'level 6', bits: 12, level: 6, memLevel: 8 },
+  { name: 'level 3', bits: 12, level: 3, memLevel: 8 },
+  { name: 'memLevel 5', bits: 12, level: 1, memLevel: 5 },
+  { name: 'memLevel 9', bits: 12, level: 1, memLevel: 9 },
+  { name: 'persistent stream, 12 bits, L1, mem 8', bits: 12, level: 1, memLevel: 8, stream: true },
+  { name: 'persistent stream, 15 bits, L6, mem 8 (ws defaults)', bits: 15, level: 6, memLevel: 8, stream: true },
+];
+
+interface Codec { compress(m: Uint8Array): Uint8Array; decompress(c: Uint8Array): Uint8Array }
+
+function oneShot(t: Tuning): { server: Codec; client: Codec } {
+  const params = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: t.bits, clientMaxWindowBits: t.bits };
+  const make = (role: 'server' | 'client'): Codec => {
+    const codec = new PerMessageDeflate({ params, level: t.level, memLevel: t.memLevel, thresholdBytes: 0 }, role);
+    return {
+      compress: (m) => codec.compress(m),
+      decompress: (c) => { const out = codec.decompress(c, 1 << 26); if (!(out instanceof Uint8Array)) throw out; return out; },
+    };
+  };
+  return { server: make('server'), client: make('client') };
+}
+
+/** zlib's own synchronous entry point on a stream (what zlib.deflateRawSync uses on a fresh one). */
+type SyncZlib = { _processChunk(chunk: Uint8Array, flush: number): Buffer };
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+function persistent(t: Tuning): { server: Codec; client: Codec } {
+  const deflate: DeflateRaw = createDeflateRaw({ level: t.level, memLevel: t.memLevel, windowBits: t.bits });
+  const inflate: InflateRaw = createInflateRaw({ windowBits: t.bits });
+  const server: Codec = {
+    compress: (m) => { const out = (deflate as unknown as SyncZlib)._processChunk(m, constants.Z_SYNC_FLUSH); return out.subarray(0, out.length - 4); },
+    decompress: () => { throw new Error('unused'); },
+  };
+  const client: Codec = {
+    compress: () => { throw new Error('unused'); },
+    decompress: (c) => (inflate as unknown as SyncZlib)._processChunk(Buffer.concat([c, TAIL]), constants.Z_SYNC_FLUSH),
+  };
+  return { server, client };
+}
+
+interface Cell { tuning: string; size: number; payload: string; compressUs: number; inflateUs: number; ratio: number }
+
+function measureCell(t: Tuning, size: number, kind: 'json' | 'random'): Cell {
+  const pool = payloadPool(kind, size);
+  const { server, client } = t.stream ? persistent(t) : oneShot(t);
+  // Warm up (fills the windows; lets V8 optimise), then compress for the budget, keeping the output.
+  let i = 0;
+  for (; i < pool.length; i++) client.decompress(server.compress(pool[i % pool.length]!));
+  const compressed: Uint8Array[] = [];
+  let plain = 0;
+  let wire = 0;
+  let started = performance.now();
+  while (performance.now() - started < BUDGET_MS) {
+    for (let k = 0; k < 16; k++, i++) {
+      const m = pool[i % pool.length]!;
+      const c = server.compress(m);
+      compressed.push(c);
+      plain += m.length;
+      wire += c.length;
+    }
+  }
+  const compressUs = ((performance.now() - started) * 1000) / compressed.length;
+  // Inflate the same messages in order, as the peer does (its window follows ours), and check them.
+  const first = i - compressed.length;
+  started = performance.now();
+  for (let k = 0; k < compressed.length; k++) {
+    const out = client.decompress(compressed[k]!);
+    if (out.length !== size) throw new Error(`${t.name}: inflated ${out.length} bytes, expected ${size}`);
+    if (k === 0 && Buffer.compare(out, pool[first % pool.length]!) !== 0) throw new Error(`${t.name}: wrong bytes`);
+  }
+  const inflateUs = ((performance.now() - started) * 1000) / compressed.length;
+  return { tuning: t.name, size, payload: kind, compressUs, inflateUs, ratio: wire / plain };
+}
+
+const cells: Cell[] = [];
+console.log(`permessage-deflate per message, ${BUDGET_MS} ms per cell, node ${process.version}\n`);
+console.log(['size', 'tuning', 'JSON compress µs', 'JSON inflate µs', 'JSON wire/plain', 'random compress µs', 'random inflate µs', 'random wire/plain'].join('\t'));
+for (const size of SIZES) {
+  for (const t of TUNINGS) {
+    const json = measureCell(t, size, 'json');
+    const random = measureCell(t, size, 'random');
+    cells.push(json, random);
+    console.log([size, t.name, json.compressUs.toFixed(1), json.inflateUs.toFixed(1), json.ratio.toFixed(3), random.compressUs.toFixed(1), random.inflateUs.toFixed(1), random.ratio.toFixed(3)].join('\t'));
+  }
+}
+if (values.json) console.log(JSON.stringify(cells));
