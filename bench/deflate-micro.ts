@@ -1,12 +1,12 @@
 /**
  * permessage-deflate's cost per message, in one process, without sockets: `node deflate-micro.js
- * [--budget-ms 300] [--sizes 32,128,512,1024,16384,65536] [--json]`.
+ * [--budget-ms 200] [--rounds 3] [--sizes 32,128,512,1024,16384,65536] [--json]`.
  *
  * For each tuning (window bits, level, memLevel) and message size, a server-role PerMessageDeflate
  * (src/protocols/websocket/permessage-deflate.ts, the codec switchyard runs) compresses a stream of
  * distinct JSON-like messages (bench/ws-deflate-loop.ts's payloads) with context takeover, and a
  * client-role one inflates them, as the peer would; both are timed separately, after a warm-up, for
- * `budget-ms` each. Printed: µs per compress, µs per inflate, compressed/plain bytes, and the same for
+ * `budget-ms` each, in `rounds` interleaved rounds (median quoted). Printed: µs per compress, µs per inflate, compressed/plain bytes, and the same for
  * random bytes. A last row per size runs one persistent zlib stream per direction (what `ws` keeps per
  * connection), driven synchronously, so the one-shot design's price (zlib set up per message, the window
  * handed over as a dictionary) is visible as the difference.
@@ -18,8 +18,9 @@ import { payloadPool } from './ws-deflate-loop.js';
 
 const { values } = parseArgs({
   options: {
-    'budget-ms': { type: 'string', default: '300' },
+    'budget-ms': { type: 'string', default: '200' },
     sizes: { type: 'string', default: '32,128,512,1024,16384,65536' },
+    rounds: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -54,20 +55,40 @@ function oneShot(t: Tuning): { server: Codec; client: Codec } {
   return { server: make('server'), client: make('client') };
 }
 
-/** zlib's own synchronous entry point on a stream (what zlib.deflateRawSync uses on a fresh one). */
-type SyncZlib = { _processChunk(chunk: Uint8Array, flush: number): Buffer };
+/**
+ * One zlib stream kept across messages, driven synchronously through its handle (node's own sync path,
+ * processChunkSync, closes the stream after one call): the loop node:zlib runs, minus the close.
+ */
+interface ZlibInternals { _handle: { writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Buffer, outOff: number, outLen: number): void }; _writeState: Uint32Array }
+function syncFlush(stream: DeflateRaw | InflateRaw, input: Uint8Array): Buffer {
+  const { _handle: handle, _writeState: state } = stream as unknown as ZlibInternals;
+  const chunkSize = 16 * 1024;
+  const pieces: Buffer[] = [];
+  let inOff = 0;
+  let inLen = input.length;
+  for (;;) {
+    const out = Buffer.allocUnsafe(chunkSize);
+    handle.writeSync(constants.Z_SYNC_FLUSH, input, inOff, inLen, out, 0, chunkSize);
+    const [availOut, availIn] = [state[0]!, state[1]!];
+    if (chunkSize - availOut > 0) pieces.push(out.subarray(0, chunkSize - availOut));
+    if (availOut !== 0) break;
+    inOff += inLen - availIn;
+    inLen = availIn;
+  }
+  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+}
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 function persistent(t: Tuning): { server: Codec; client: Codec } {
   const deflate: DeflateRaw = createDeflateRaw({ level: t.level, memLevel: t.memLevel, windowBits: t.bits });
   const inflate: InflateRaw = createInflateRaw({ windowBits: t.bits });
   const server: Codec = {
-    compress: (m) => { const out = (deflate as unknown as SyncZlib)._processChunk(m, constants.Z_SYNC_FLUSH); return out.subarray(0, out.length - 4); },
+    compress: (m) => { const out = syncFlush(deflate, m); return out.subarray(0, out.length - 4); },
     decompress: () => { throw new Error('unused'); },
   };
   const client: Codec = {
     compress: () => { throw new Error('unused'); },
-    decompress: (c) => (inflate as unknown as SyncZlib)._processChunk(Buffer.concat([c, TAIL]), constants.Z_SYNC_FLUSH),
+    decompress: (c) => syncFlush(inflate, Buffer.concat([c, TAIL])),
   };
   return { server, client };
 }
@@ -106,13 +127,28 @@ function measureCell(t: Tuning, size: number, kind: 'json' | 'random'): Cell {
   return { tuning: t.name, size, payload: kind, compressUs, inflateUs, ratio: wire / plain };
 }
 
+const ROUNDS = Number(values.rounds);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+// A throw-away pass first, so no tuning pays for V8's warm-up.
+for (const t of TUNINGS) measureCell({ ...t }, 1024, 'json');
 const cells: Cell[] = [];
-console.log(`permessage-deflate per message, ${BUDGET_MS} ms per cell, node ${process.version}\n`);
+console.log(`permessage-deflate per message, ${BUDGET_MS} ms per cell, median of ${ROUNDS} interleaved rounds, node ${process.version}\n`);
 console.log(['size', 'tuning', 'JSON compress µs', 'JSON inflate µs', 'JSON wire/plain', 'random compress µs', 'random inflate µs', 'random wire/plain'].join('\t'));
 for (const size of SIZES) {
+  const runs = new Map<string, Cell[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const t of TUNINGS) {
+      for (const kind of ['json', 'random'] as const) {
+        const key = `${t.name}|${kind}`;
+        runs.set(key, [...(runs.get(key) ?? []), measureCell(t, size, kind)]);
+      }
+    }
+  }
   for (const t of TUNINGS) {
-    const json = measureCell(t, size, 'json');
-    const random = measureCell(t, size, 'random');
+    const [json, random] = (['json', 'random'] as const).map((kind): Cell => {
+      const cs = runs.get(`${t.name}|${kind}`)!;
+      return { tuning: t.name, size, payload: kind, compressUs: median(cs.map((c) => c.compressUs)), inflateUs: median(cs.map((c) => c.inflateUs)), ratio: median(cs.map((c) => c.ratio)) };
+    }) as [Cell, Cell];
     cells.push(json, random);
     console.log([size, t.name, json.compressUs.toFixed(1), json.inflateUs.toFixed(1), json.ratio.toFixed(3), random.compressUs.toFixed(1), random.inflateUs.toFixed(1), random.ratio.toFixed(3)].join('\t'));
   }

@@ -6,12 +6,21 @@
  *
  *   npm run bench -- [--seconds 3] [--repeats 3] [--only http-keepalive,ws-echo] [--idle 10000] [--settle 20] [--no-wrk]
  *                    [--h2-sessions 5] [--h2-streams 10] [--echo-messages 30000,2000]
+ *                    [--idle-deflate 5000] [--pressure-connections 500] [--pressure-seconds 5]
  *
  * Scenarios: http-keepalive, http-close, ws-echo, handshake, idle, and the HTTP/2 ones: h2-requests
  * (switchyard vs node:http2, the same node:http2 client), h2-ws-echo (WebSocket over h2 streams vs over
  * HTTP/1.1, the same echo loop) and h2-window (the same h2 echo with wider flow-control windows).
  * HTTP/1.1 scenarios use wrk when it is installed (`apt-get install wrk`), else bench/load.ts; h2-requests
  * adds a second pair of rows driven by h2load when it is installed (`apt-get install nghttp2-client`).
+ *
+ * permessage-deflate (RFC 7692), all driven by one deflate-speaking client (bench/ws-deflate-loop.ts):
+ * ws-deflate-echo (1 KiB / 64 KiB, JSON-like / random: switchyard vs itself with the extension declined vs
+ * `ws` with perMessageDeflate), deflate-tuning (window bits, level, memLevel, threshold), idle-ws-deflate
+ * (RSS per idle connection after one compressed message each way; `--idle-deflate 5000`) and
+ * deflate-pressure (RSS before / during / after `--pressure-connections 500` connections echoing 16 KiB
+ * for `--pressure-seconds 5`). The ws rows need `npm run bench:peers` (ws in bench/peers, not a dependency
+ * of switchyard); without it they are skipped with a note. bench/deflate-micro.ts measures the codec alone.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';

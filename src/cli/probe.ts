@@ -15,6 +15,8 @@ import { WEBSOCKET_GUID, computeAcceptKey } from '../protocols/websocket/accept-
 import { buildClientHandshakeRequest, generateClientKey } from '../protocols/websocket/handshake.js';
 import { fieldValues, listHasToken, splitList } from '../protocols/websocket/handshake-fields.js';
 import { WebSocketProtocol } from '../protocols/websocket/protocol.js';
+import { acceptDeflateResponse, type DeflateParams } from '../protocols/websocket/deflate-negotiation.js';
+import { parseExtensions } from '../protocols/websocket/handshake-fields.js';
 import { CliError } from './cli-error.js';
 import {
   buildConnectHeaders, buildGetHeaders, CONNECTION_PREFACE, describeSettings, formatHeaderBlock, headerValue, openHttp2, readStreamBody,
@@ -36,6 +38,8 @@ Options:
   --upgrade TOKEN        the protocol to ask for (default websocket); a list "a/1, b" offers several
   --http2                probe over HTTP/2: extended CONNECT (RFC 8441) for ws(s):// or --upgrade, else a GET
   --protocol NAME        offer a WebSocket subprotocol (repeatable)
+  --no-deflate           do not offer permessage-deflate (offered by default for websocket, as browsers
+                         do; the answer's Sec-WebSocket-Extensions is checked against RFC 7692 §7.1)
   -H, --header 'N: v'    add a request header (repeatable)
   --cacert FILE          wss:// and https:// only: trust exactly the CA certificate(s) in this PEM file
   -k, --insecure         wss:// and https:// only: do not verify the server's certificate (warns on stderr;
@@ -74,6 +78,7 @@ export async function probeCommand(argv: string[]): Promise<void> {
       upgrade: { type: 'string' },
       http2: { type: 'boolean', default: false },
       protocol: { type: 'string', multiple: true, default: [] },
+      'no-deflate': { type: 'boolean', default: false },
       header: { type: 'string', short: 'H', multiple: true, default: [] },
       cacert: { type: 'string' },
       insecure: { type: 'boolean', short: 'k', default: false },
@@ -92,13 +97,15 @@ export async function probeCommand(argv: string[]): Promise<void> {
   const websocket = offers.length === 1 && offers[0]!.toLowerCase() === 'websocket';
   const protocols = values.protocol!;
   if (protocols.length > 0 && !websocket) throw new CliError('--protocol is a WebSocket subprotocol; it needs --upgrade websocket');
+  if (values['no-deflate'] && !websocket) throw new CliError('--no-deflate is a WebSocket extension; it needs --upgrade websocket');
+  const deflate = websocket && !values['no-deflate'];
   const headers = values.header!.map(parseHeaderArg);
   const tls = parseTlsTrust(values, target);
   if (values.http2) {
     // A plain http(s):// URL with no --upgrade asks for nothing but the resource: a GET.
     const get = values.upgrade === undefined && (target.href.startsWith('http:') || target.href.startsWith('https:'));
     if (!get && offers.length !== 1) throw new CliError('--upgrade with --http2 takes one token: an extended CONNECT names exactly one :protocol (RFC 8441 §4)');
-    await probeHttp2(target, { timeoutMs, tls, headers, protocols, protocol: get ? undefined : offers[0]!, websocket });
+    await probeHttp2(target, { timeoutMs, tls, headers, protocols, protocol: get ? undefined : offers[0]!, websocket, deflate });
     return;
   }
 
@@ -106,7 +113,7 @@ export async function probeCommand(argv: string[]): Promise<void> {
   let request: string;
   try {
     request = key !== undefined
-      ? buildClientHandshakeRequest({ host: target.authority, path: target.path, key, protocols, headers })
+      ? buildClientHandshakeRequest({ host: target.authority, path: target.path, key, protocols, headers, deflate })
       : buildUpgradeRequest(target, upgrade, headers);
   } catch (error) {
     if (error instanceof UsageError) throw new CliError(error.message);
@@ -132,7 +139,7 @@ export async function probeCommand(argv: string[]): Promise<void> {
   out.push('', 'request (what we sent):');
   out.push(...annotate('>', request, requestNote));
   out.push('', 'response (what the server answered):');
-  const checks = checkResponse(head, { offers, websocket, key, protocols });
+  const checks = checkResponse(head, { offers, websocket, key, protocols, deflate });
   out.push(...annotate('<', head.raw, (line, index) => checks.notes.get(index) ?? responseNote(line, head)));
   for (const missing of checks.missing) out.push(`  ${FAIL} ${missing}`);
   if (key !== undefined && head.status === 101) {
@@ -141,6 +148,7 @@ export async function probeCommand(argv: string[]): Promise<void> {
     const matches = fieldValues(head.fields, 'sec-websocket-accept').map((v) => v.trim()).includes(expected);
     out.push(`  = ${expected} ${matches ? `${PASS} matches the server's` : `${FAIL} the server sent something else`}`);
   }
+  if (checks.deflate !== undefined) out.push('', ...explainDeflate(checks.deflate));
   out.push('');
   if (head.status === 101) {
     out.push(rest.length > 0
@@ -180,6 +188,7 @@ const REQUEST_NOTES: Readonly<Record<string, string>> = {
   'sec-websocket-key': '16 random bytes, base64; the server must prove it read them (RFC 6455 §4.1)',
   'sec-websocket-version': 'the only version there is (RFC 6455 §4.1)',
   'sec-websocket-protocol': 'subprotocols we offer, preferred first (RFC 6455 §4.1)',
+  'sec-websocket-extensions': 'permessage-deflate; the server may choose our window (RFC 7692 §7.1.2.2)',
 };
 
 function requestNote(line: string, index: number): string {
@@ -215,11 +224,15 @@ interface Expectations {
   readonly websocket: boolean;
   readonly key: string | undefined;
   readonly protocols: readonly string[];
+  /** We offered permessage-deflate. */
+  readonly deflate: boolean;
 }
 
 interface CheckResult {
   /** Notes by line index of the response head (0 is the status line). */
   readonly notes: Map<number, string>;
+  /** permessage-deflate as the server agreed it, when it did and the answer was valid. */
+  readonly deflate?: DeflateParams;
   /** Required fields that are absent, as failed checks. */
   readonly missing: string[];
   readonly failures: number;
@@ -270,11 +283,33 @@ function checkResponse(head: ResponseHead, expect: Expectations): CheckResult {
     const ok = protocolLines.length === 1 && expect.protocols.includes(head.fields[i - 1]![1].trim());
     mark(i, ok, ok ? 'a subprotocol we offered' : 'not a subprotocol we offered (RFC 6455 §4.1)');
   }
-  // §4.1 item 5: we offered no extension, so the server may not choose one.
-  for (const i of indexOf('sec-websocket-extensions')) {
-    if (head.fields[i - 1]![1].trim() !== '') mark(i, false, 'an extension we did not offer (RFC 6455 §4.1)');
+  // §4.1 item 5: only an extension we offered may be chosen; RFC 7692 §7.1 says what a valid answer to
+  // our permessage-deflate offer is.
+  const extensionLines = indexOf('sec-websocket-extensions').filter((i) => head.fields[i - 1]![1].trim() !== '');
+  if (extensionLines.length === 0) {
+    if (expect.deflate) notes.set(0, `${notes.get(0)}; no Sec-WebSocket-Extensions: the server declined permessage-deflate (messages go uncompressed)`);
+    return { notes, missing, failures };
   }
-  return { notes, missing, failures };
+  if (!expect.deflate) {
+    for (const i of extensionLines) mark(i, false, 'an extension we did not offer (RFC 6455 §4.1)');
+    return { notes, missing, failures };
+  }
+  const parsed = parseExtensions(extensionLines.map((i) => head.fields[i - 1]![1]));
+  const agreed = parsed === undefined ? 'malformed (RFC 6455 §9.1)' : acceptDeflateResponse(parsed);
+  const ok = typeof agreed !== 'string' && agreed !== undefined;
+  for (const i of extensionLines) mark(i, ok, ok ? 'permessage-deflate agreed (explained below)' : `${agreed as string} (RFC 7692 §7.1)`);
+  return ok ? { notes, missing, failures, deflate: agreed } : { notes, missing, failures };
+}
+
+/** What the agreed parameters mean for the two compressors (RFC 7692 §7.1.1, §7.1.2). */
+function explainDeflate(params: DeflateParams): string[] {
+  const side = (who: string, bits: number, reset: boolean): string =>
+    `  ${who} compresses with a window of at most 2^${bits} = ${1 << bits} bytes, and ${reset ? 'starts afresh with every message (no context takeover)' : 'keeps it from message to message (context takeover)'}`;
+  return [
+    'permessage-deflate (RFC 7692): messages whose first frame has RSV1 set are DEFLATE-compressed',
+    side('the server', params.serverMaxWindowBits, params.serverNoContextTakeover),
+    side('the client (we)', params.clientMaxWindowBits, params.clientNoContextTakeover),
+  ];
 }
 
 function refusalNote(status: number): string {
@@ -339,6 +374,8 @@ interface Http2Probe {
   /** The :protocol of an extended CONNECT; undefined for a GET. */
   readonly protocol: string | undefined;
   readonly websocket: boolean;
+  /** Offer permessage-deflate on the CONNECT (RFC 8441 §5 keeps RFC 6455's extension negotiation). */
+  readonly deflate: boolean;
 }
 
 const HTTP2_REQUEST_NOTES: Readonly<Record<string, string>> = {
@@ -349,6 +386,7 @@ const HTTP2_REQUEST_NOTES: Readonly<Record<string, string>> = {
   ':authority': 'replaces Host (RFC 9113 §8.3.1)',
   'sec-websocket-version': 'still 13; but no Sec-WebSocket-Key: a fresh stream needs no proof (RFC 8441 §5)',
   'sec-websocket-protocol': 'subprotocols we offer, preferred first (RFC 8441 §5, RFC 6455 §4.1)',
+  'sec-websocket-extensions': 'permessage-deflate, negotiated as over HTTP/1.1 (RFC 8441 §5, RFC 7692)',
 };
 
 const GET_NOTES: Readonly<Record<string, string>> = {
@@ -367,7 +405,7 @@ async function probeHttp2(target: ReturnType<typeof parseTarget>, probe: Http2Pr
   if (probe.tls.kind === 'insecure') process.stderr.write(INSECURE_WARNING + '\n');
   const connect = probe.protocol !== undefined;
   const block = connect
-    ? buildConnectHeaders(target, probe.protocol!, probe.headers, probe.websocket ? { protocols: probe.protocols } : undefined)
+    ? buildConnectHeaders(target, probe.protocol!, probe.headers, probe.websocket ? { protocols: probe.protocols, deflate: probe.deflate } : undefined)
     : buildGetHeaders(target, probe.headers);
   const out: string[] = [`probe ${target.href} over HTTP/2 (${connect ? `extended CONNECT :protocol ${probe.protocol}, RFC 8441` : 'GET'})`];
   const print = (): void => { process.stdout.write(out.join('\n') + '\n'); };
@@ -410,6 +448,7 @@ async function probeHttp2(target: ReturnType<typeof parseTarget>, probe: Http2Pr
       return;
     }
     const response: StreamResponse = await requestStream(http2, target, block, probe.timeoutMs);
+    let agreed: DeflateParams | undefined;
     const id = response.stream.id ?? '?';
     const notes = connect ? HTTP2_REQUEST_NOTES : GET_NOTES;
     out.push('', `request HEADERS on stream ${id} (HPACK-decoded, not the wire bytes; client streams are odd-numbered, RFC 9113 §5.1.1):`);
@@ -430,9 +469,17 @@ async function probeHttp2(target: ReturnType<typeof parseTarget>, probe: Http2Pr
         const ok = probe.protocols.includes(line.slice(name.length + 1).trim());
         if (!ok) failures++;
         note = ok ? `${PASS} a subprotocol we offered` : `${FAIL} not a subprotocol we offered (RFC 6455 §4.1, RFC 8441 §5)`;
+      } else if (name === 'sec-websocket-extensions' && probe.websocket && connect) {
+        const parsed = probe.deflate ? parseExtensions([line.slice(name.length + 1)]) : undefined;
+        const verdict = parsed === undefined ? 'an extension we did not offer' : acceptDeflateResponse(parsed);
+        if (typeof verdict === 'string') { failures++; note = `${FAIL} ${verdict} (RFC 7692 §7.1)`; } else {
+          agreed = verdict;
+          note = `${PASS} permessage-deflate agreed (explained below)`;
+        }
       } else note = RESPONSE_NOTES[name];
       out.push(noted(`  < ${line}`, note));
     }
+    if (agreed !== undefined) out.push('', ...explainDeflate(agreed));
     if (probe.websocket && connect && response.status === 200 && headerValue(response.headers, 'sec-websocket-accept') !== undefined) {
       out.push(`  - a Sec-WebSocket-Accept came back, though RFC 8441 §5 has none; harmless`);
     }

@@ -86,6 +86,49 @@ describe('switchyard connect ws:// (CLI)', () => {
     });
   });
 
+  it('offers permessage-deflate: --verbose shows what was agreed and each message deflated; --no-deflate offers nothing', async () => {
+    await withLab({}, async (server) => {
+      const line = 'compress me '.repeat(20);
+      const result = await run(['connect', '--verbose', `ws://127.0.0.1:${server.port}/echo`], `${line}\nhi\n`);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `${line}\nhi\n`);
+      assert.match(result.stderr, /^> Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits$/m);
+      assert.match(result.stderr, /^\* extensions: permessage-deflate; server_max_window_bits=12; client_max_window_bits=12 \(RFC 7692\)$/m);
+      const sent = /^\* sent text 240 B, deflated to (\d+) B$/m.exec(result.stderr);
+      assert.ok(sent && Number(sent[1]) < 40, result.stderr);
+      assert.match(result.stderr, /^\* received text 240 B, deflated to \d+ B$/m);
+      assert.match(result.stderr, /^\* sent text 2 B, uncompressed$/m, 'under the 64-byte threshold');
+      const plain = await run(['connect', '--verbose', '--no-deflate', `ws://127.0.0.1:${server.port}/echo`], 'hi\n');
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.doesNotMatch(plain.stderr, /^> Sec-WebSocket-Extensions/m);
+      assert.match(plain.stderr, /^\* extensions: none offered \(--no-deflate\)$/m);
+    });
+  });
+
+  it('inflates what a server that is not switchyard compresses (RFC 7692 §7.2.3.2), and refuses an extension it did not offer', async () => {
+    const foreign = await foreignServer((head, socket) => {
+      if (!/permessage-deflate/.test(head)) {
+        socket.end(webSocket101(head, 'Sec-WebSocket-Extensions: permessage-deflate\r\n'));
+        return;
+      }
+      // The RFC's two "Hello"s, the second one referring back into the first (context takeover).
+      socket.write(Buffer.concat([Buffer.from(webSocket101(head, 'Sec-WebSocket-Extensions: permessage-deflate\r\n'), 'latin1'),
+        Buffer.from('c107f248cdc9c90700c105f200110000', 'hex'), closeFrame(1000)]));
+      socket.on('data', () => {});
+      socket.on('end', () => socket.end());
+    });
+    try {
+      const result = await run(['connect', `ws://127.0.0.1:${foreign.port}/`], '');
+      assert.equal(result.stdout, 'Hello\nHello\n', result.stderr);
+      assert.equal(result.code, 0, result.stderr);
+      const refused = await run(['connect', '--no-deflate', `ws://127.0.0.1:${foreign.port}/`], '');
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /extensions we did not offer: permessage-deflate/);
+    } finally {
+      await foreign.close();
+    }
+  });
+
   it('works against a server that is not switchyard: -H headers arrive, and a close the server starts ends with exit 0', async () => {
     const foreign = await foreignServer((head, socket) => {
       socket.write(Buffer.concat([Buffer.from(webSocket101(head)), textFrame('welcome'), closeFrame(1000, 'bye')]));

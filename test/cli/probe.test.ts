@@ -93,6 +93,38 @@ describe('switchyard probe (CLI)', () => {
     }
   });
 
+  it('offers permessage-deflate and explains what the server agreed; --no-deflate offers none (RFC 7692)', async () => {
+    await withLab({ limits: { webSocketDeflateWindowBits: 10 } }, async (server) => {
+      const result = await run(['probe', `ws://127.0.0.1:${server.port}/echo`]);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.match(lineOf(result.stdout, '> Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits'), /the server may choose our window \(RFC 7692 §7\.1\.2\.2\)/);
+      assert.match(lineOf(result.stdout, '< Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10; client_max_window_bits=12'), /✓ permessage-deflate agreed/);
+      assert.match(result.stdout, /^ {2}the server compresses with a window of at most 2\^10 = 1024 bytes, and keeps it from message to message/m);
+      const plain = await run(['probe', '--no-deflate', `ws://127.0.0.1:${server.port}/echo`]);
+      assert.equal(plain.code, 0, plain.stdout + plain.stderr);
+      assert.doesNotMatch(plain.stdout, /Sec-WebSocket-Extensions|permessage-deflate/);
+    });
+  });
+
+  it('fails a permessage-deflate answer a client must refuse, and notes a declined offer', async () => {
+    const answers = ['Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n', ''];
+    const foreign = await foreignServer((head, socket) => {
+      socket.write(webSocket101(head, answers.shift()));
+      socket.on('data', () => {});
+      socket.on('end', () => socket.end());
+    });
+    try {
+      const bad = await run(['probe', `ws://127.0.0.1:${foreign.port}/`]);
+      assert.equal(bad.code, 1, bad.stdout);
+      assert.match(lineOf(bad.stdout, '< Sec-WebSocket-Extensions:'), /✗ client_max_window_bits needs a value in a response \(RFC 7692 §7\.1\)/);
+      const declined = await run(['probe', `ws://127.0.0.1:${foreign.port}/`]);
+      assert.equal(declined.code, 0, declined.stdout);
+      assert.match(lineOf(declined.stdout, '< HTTP/1.1 101'), /the server declined permessage-deflate/);
+    } finally {
+      await foreign.close();
+    }
+  });
+
   it('shows the bytes that arrived together with the 101, escaped', async () => {
     const foreign = await foreignServer((_head, socket) => {
       socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: greet\r\n\r\nhello\x1b[31m');
