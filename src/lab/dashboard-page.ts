@@ -61,7 +61,7 @@ tr.stream.stream-closed { opacity: .5; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 11.5px; color: #fff; white-space: nowrap; }
 .badge.page { background: var(--page); } .badge.feed { background: var(--feed); } .badge.chat { background: var(--chat); }
 .state { font-size: 12px; padding: 0 6px; border-radius: 4px; background: #e7eaee; }
-.state.tls { background: #efe0fb; } .transport.tls { color: #6a2c91; font-weight: 600; } .transport small.how { font-weight: normal; color: #555; display: block; }
+.state.tls { background: #efe0fb; } .transport.tls { color: #6a2c91; font-weight: 600; } .transport small.how { font-weight: normal; color: #555; display: block; } small.ext { color: #555; display: block; }
 .state.http, .state.http2 { background: #dbe8fb; } .state.switching { background: #fde7c2; } .state.upgraded { background: #d5f0de; }
 .scroll { overflow: auto; max-height: 46vh; }
 #protocols { margin: 0; padding-left: 18px; }
@@ -165,9 +165,9 @@ const SCRIPT = String.raw`
   function fromSnapshot(row, time) {
     return { id: row.id, fiveTuple: row.fiveTuple, state: row.state, protocol: row.protocol, requests: row.requests,
       bytesIn: row.bytesIn, bytesOut: row.bytesOut, acceptedAt: time - row.ageMs, closedAt: null,
-      transport: row.transport || 'tcp', firstByte: row.firstByte || null, tls: row.tls || null,
+      transport: row.transport || 'tcp', firstByte: row.firstByte || null, tls: row.tls || null, extensions: row.extensions || null,
       http: row.http || '1.1', streams: (row.streams || []).map(function (s) {
-        return { id: s.id, method: s.method, path: s.path, protocol: s.protocol, state: s.state, status: s.status,
+        return { id: s.id, method: s.method, path: s.path, protocol: s.protocol, extensions: s.extensions || null, state: s.state, status: s.status,
           bytesIn: s.bytesIn, bytesOut: s.bytesOut, closeReason: s.closeReason || null };
       }), streamsOpened: row.streamsOpened || 0, settings: row.settings || null };
   }
@@ -363,7 +363,7 @@ const SCRIPT = String.raw`
         var proto = cell(tr, '', el('span', 'h2', 'h2'));
         proto.appendChild(document.createTextNode(' ' + row.streamsOpened + ' stream' + (row.streamsOpened === 1 ? '' : 's')));
       } else {
-        cell(tr, '', row.protocol || '—');
+        extensionsNote(cell(tr, 'proto', row.protocol || '—'), row.extensions);
       }
       var transport = cell(tr, 'tuple transport', row.transport === 'tls' ? 'tls' : t.transport);
       if (row.transport === 'tls') transport.classList.add('tls');
@@ -390,6 +390,14 @@ const SCRIPT = String.raw`
     $('conn-rows').replaceChildren(frag);
     $('conn-count').textContent = '(' + lab.rows.size + ' live' + (lab.total > lab.rows.size ? ', newest ' + lab.rows.size + ' of ' + lab.total + ' shown' : '') + ')';
   }
+  // What the upgraded protocol agreed on top, e.g. WebSocket's permessage-deflate and its windows.
+  function extensionsNote(td, extensions) {
+    if (!extensions) return;
+    var short = extensions.replace('permessage-deflate', 'deflate').replace(/server_max_window_bits=(\d+)/, 'server 2^$1')
+      .replace(/client_max_window_bits=(\d+)/, 'client 2^$1').replace(/_no_context_takeover/g, ' resets').replace(/; /g, ', ');
+    td.appendChild(el('small', 'ext', short));
+    td.title = extensions;
+  }
   // One HTTP/2 stream, nested under its connection's row: same 5-tuple, its own request and protocol.
   function streamRow(row, s) {
     var tr = el('tr', 'stream stream-' + s.state);
@@ -400,7 +408,7 @@ const SCRIPT = String.raw`
     cell(tr, 'num sid', '\u21b3 ' + s.id);
     cell(tr, '', mine ? el('span', 'badge ' + mine, BADGES[mine]) : '');
     cell(tr, '', el('span', 'state ' + s.state, s.state));
-    cell(tr, 'sproto', s.protocol || '—');
+    extensionsNote(cell(tr, 'sproto', s.protocol || '—'), s.extensions);
     var target = cell(tr, 'req spath', s.method + ' ' + s.path + (s.status ? '  \u2192 ' + s.status : ''));
     target.colSpan = 3;
     target.title = target.textContent;
@@ -621,6 +629,9 @@ const BODY = `
   <p><b>HTTP/2.</b> With TLS the browser may agree on <code>h2</code> by ALPN: then one connection (one row) carries
   many streams, listed under it: the page's GET and, when the server sends SETTINGS_ENABLE_CONNECT_PROTOCOL,
   WebSockets opened by an extended CONNECT (RFC 8441) with <code>:protocol websocket</code> and answered 200, not 101.</p>
+  <p><b>Compression.</b> A WebSocket row may say <code>deflate</code>: browsers offer permessage-deflate (RFC 7692) on every
+  connection and the lab accepts it, so messages whose first frame has RSV1 set are DEFLATE-compressed, each side
+  with an LZ77 window of at most 2^bits bytes. The bytes columns count what crossed the wire, compressed.</p>
   <p>The feed leaves out the frames of <code>/_lab/events</code> connections: reporting each of them would send another
   frame, and the stream would feed itself. Their accept, request, 101 and close are shown.</p>
 </footer>

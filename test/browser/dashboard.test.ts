@@ -15,7 +15,7 @@ import { withLab } from '../helpers/lab.js';
 import { Cdp, CdpPage } from './cdp.js';
 import { findChromium, launchChromium } from './chromium.js';
 
-interface OwnRow { server: string; client: string; state: string; protocol: string }
+interface OwnRow { server: string; client: string; state: string; protocol: string; extensions: string | null }
 type OwnRows = Record<'page' | 'feed' | 'chat', OwnRow>;
 
 /** The rows a page marks as its own, as the user sees them — once all three are there and both sockets are upgraded. */
@@ -26,10 +26,12 @@ const OWN_ROWS = `(() => {
       server: tr.querySelector('td.server').textContent,
       client: tr.querySelector('td.client').textContent,
       state: tr.querySelector('.state').textContent,
-      protocol: tr.children[3].textContent,
+      protocol: tr.children[3].firstChild.textContent,
+      extensions: tr.children[3].title || null,
     };
   }
-  return out.page && out.feed && out.chat && out.feed.state === 'upgraded' && out.chat.state === 'upgraded' ? out : null;
+  // The agreed extensions reach the page with the next snapshot (at most a second after the 101).
+  return out.page && out.feed && out.chat && out.feed.state === 'upgraded' && out.chat.state === 'upgraded' && out.feed.extensions && out.chat.extensions ? out : null;
 })()`;
 
 const CHAT_OPEN = `document.getElementById('chat-status').textContent.startsWith('open')`;
@@ -74,6 +76,10 @@ describe('the dashboard in headless chromium', () => {
           assert.deepEqual(Object.values(rows).map((r) => r.server), [serverEndpoint, serverEndpoint, serverEndpoint], 'same server port');
           assert.deepEqual([rows.page.state, rows.page.protocol], ['http', '—'], 'the HTML came over plain HTTP');
           assert.deepEqual([rows.feed.protocol, rows.chat.protocol], ['websocket', 'websocket']);
+          // Chromium offers permessage-deflate on every WebSocket; the lab agrees and the row says so (RFC 7692).
+          assert.equal(rows.feed.extensions, 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12');
+          assert.equal(rows.chat.extensions, rows.feed.extensions);
+          assert.equal(rows.page.extensions, null);
           // Each row the page calls its own is a real row of the server's table, with that state.
           for (const row of Object.values(rows)) {
             const record = server.table.get(`tcp ${row.server} ${row.client}`);

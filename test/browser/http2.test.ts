@@ -46,7 +46,7 @@ const NESTED_FEED = `(() => {
   const owner = document.querySelector('#conn-rows tr[data-id="' + tr.dataset.connection + '"]');
   return {
     stream: Number(tr.dataset.stream), connection: Number(tr.dataset.connection),
-    state: tr.querySelector('.state').textContent, protocol: tr.querySelector('td.sproto').textContent,
+    state: tr.querySelector('.state').textContent, protocol: tr.querySelector('td.sproto').firstChild.textContent,
     target: tr.querySelector('td.spath').textContent,
     ownerSelf: owner ? owner.dataset.self : null, ownerProtocol: owner ? owner.children[3].textContent : null,
     ownerTransport: owner ? owner.querySelector('td.transport').textContent : null,

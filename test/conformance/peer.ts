@@ -39,7 +39,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { constants as zlibConstants, createDeflateRaw, inflateRawSync, type DeflateRaw } from 'node:zlib';
+import { constants as zlibConstants, createDeflateRaw, deflateRawSync, inflateRawSync, type DeflateRaw } from 'node:zlib';
 import { after, before } from 'node:test';
 import { startLab, type LabOptions } from '../../src/lab.js';
 import type { SwitchyardServer } from '../../src/server/server.js';
@@ -281,7 +281,8 @@ const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 /**
  * The peer's compressor, a client's (§7.2.1): a persistent raw-deflate stream, one sync flush per message,
- * the tail removed. A fresh stream per message when `client_no_context_takeover` was agreed. zlib cannot
+ * the tail removed. A fresh context per message (one one-shot call) when `client_no_context_takeover` was
+ * agreed. zlib cannot
  * compress within an 8-bit window (it silently uses 9), so with 8 bits the peer takes a fresh stream per
  * message (no context takeover is always allowed, §7.1.1.2) and compresses only messages of at most 256
  * bytes, whose matches cannot reach further back than 255 bytes.
@@ -309,12 +310,17 @@ export class MessageDeflater {
 
   async #compress(message: Uint8Array): Promise<Buffer> {
     if (this.#windowBits === 8 && message.length > 256) throw new Error('an 8-bit window: zlib can compress only messages of at most 256 bytes within it');
-    const stream = this.#stream ??= this.#open();
-    stream.write(message);
-    await new Promise<void>((resolve) => stream.flush(zlibConstants.Z_SYNC_FLUSH, () => resolve()));
-    const out = Buffer.concat(this.#output);
-    this.#output = [];
-    if (this.#noContextTakeover) { stream.close(); this.#stream = undefined; }
+    let out: Buffer;
+    if (this.#noContextTakeover) {
+      // A fresh context for every message is what a one-shot call is (and far cheaper than a new stream).
+      out = deflateRawSync(message, { windowBits: Math.max(this.#windowBits, 9), level: this.#level, finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    } else {
+      const stream = this.#stream ??= this.#open();
+      stream.write(message);
+      await new Promise<void>((resolve) => stream.flush(zlibConstants.Z_SYNC_FLUSH, () => resolve()));
+      out = Buffer.concat(this.#output);
+      this.#output = [];
+    }
     assert.ok(out.subarray(-4).equals(DEFLATE_TAIL), 'a sync flush ends with 00 00 ff ff');
     return out.subarray(0, out.length - 4);
   }

@@ -181,10 +181,12 @@ describe('RFC 7692 §7.2.3: the worked examples, as a client would send them', (
     run: (peer) => peer.send(Buffer.concat([compressed('00'), buildFrame({ opcode: OP.BINARY, rsv: 4 }), compressed('f2 48 cd c9 c9 07 00')])),
     expect: [text(''), binary(new Uint8Array(0)), text(hello)], close: CLEAN_NORMAL,
   }));
-  it('"Hello" followed by a last fragment holding only an empty stored block (00) is "Hello"', () => runCase(lab.port, {
-    id: '7.2.x empty last fragment',
+  it('§7.2.3.6 "Hello" flushed whole in the first fragment, then an empty stored block (00) as the last one, is "Hello"', () => runCase(lab.port, {
+    // A sender that learns the message has ended only after flushing: the first fragment keeps its
+    // 00 00 ff ff, and the last one carries the header of one more empty block, its tail removed.
+    id: '7.2.3.6',
     extensions: ['permessage-deflate'],
-    run: (peer) => peer.send(Buffer.concat([compressed('f2 48 cd c9 c9 07 00', false), compressed('00', true, OP.CONT)])),
+    run: (peer) => peer.send(Buffer.concat([compressed('f2 48 cd c9 c9 07 00 00 00 ff ff', false), compressed('00', true, OP.CONT)])),
     expect: [text(hello)], close: CLEAN_NORMAL,
   }));
   it('the peer\'s own compressor yields the RFC\'s bytes for "Hello" (the examples above test the server, not the peer)', async () => {

@@ -262,7 +262,8 @@ function assertPlain(plain: ReadonlyArray<[string, number]>): void {
 async function connectLineByLine(args: string[], lines: readonly string[]): Promise<CliResult> {
   const child = runCli(args);
   let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  // No setEncoding: finish() collects the same stream as Buffers.
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString('latin1'); });
   child.stdin.on('error', () => {});
   const result = finish(child);
   result.catch(() => {}); // awaited below; a failure while writing lines must not go unhandled meanwhile

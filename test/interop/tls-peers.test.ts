@@ -151,7 +151,7 @@ const OWN_ROWS = `(() => {
     if (!owner) continue;
     out[tr.dataset.self] = {
       state: tr.querySelector('.state').textContent,
-      protocol: tr.classList.contains('stream') ? tr.querySelector('td.sproto').textContent : tr.children[3].textContent,
+      protocol: tr.classList.contains('stream') ? tr.querySelector('td.sproto').firstChild.textContent : tr.children[3].firstChild.textContent,
       transport: owner.querySelector('td.transport').textContent,
       server: owner.querySelector('td.server').textContent,
       client: owner.querySelector('td.client').textContent,
