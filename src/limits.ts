@@ -112,6 +112,17 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   http2MaxSettingsEntries: 32,
 });
 
+/**
+ * zlib's ranges (level 0-9, memLevel 1-9); windows 9-15, since zlib's raw deflate cannot compress with 8
+ * bits, while the client's window may be 8 (we only inflate with it). 0 turns the extension off.
+ */
+const DEFLATE_RANGES: ReadonlyArray<readonly [keyof Limits, number, number, boolean]> = [
+  ['webSocketDeflateWindowBits', 9, 15, true],
+  ['webSocketDeflateClientWindowBits', 8, 15, false],
+  ['webSocketDeflateLevel', 0, 9, false],
+  ['webSocketDeflateMemLevel', 1, 9, false],
+];
+
 /** Defaults overlaid with `overrides`; unknown keys and non-integers or negatives throw a UsageError. */
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
   const resolved: Record<string, number> = { ...DEFAULT_LIMITS };
@@ -122,6 +133,12 @@ export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
       throw new UsageError('ERR_INVALID_LIMIT', `limit "${key}" must be a non-negative integer, got ${String(value)}`);
     }
     resolved[key] = value;
+  }
+  for (const [key, low, high, zeroAllowed] of DEFLATE_RANGES) {
+    const value = resolved[key]!;
+    if ((value < low || value > high) && !(zeroAllowed && value === 0)) {
+      throw new UsageError('ERR_INVALID_LIMIT', `limit "${key}" must be ${zeroAllowed ? `0 or ` : ''}${low}..${high}, got ${value}`);
+    }
   }
   return Object.freeze(resolved) as unknown as Limits;
 }

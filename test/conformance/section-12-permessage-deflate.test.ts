@@ -19,7 +19,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CLEAN_NORMAL, OP, binary, buildFrame, labFixture, runCase, text } from './peer.js';
+import { CLEAN_NORMAL, MessageDeflater, OP, binary, buildFrame, labFixture, runCase, text } from './peer.js';
 import { CORPORA, MESSAGE_SIZES, asEvent, assertCompressedFromThreshold, messageCount, sendOneByOne, walk } from './compression-corpus.js';
 
 /** Autobahn's PerMessageDeflateOffer() with its defaults, as its client sends it. */
@@ -191,7 +191,6 @@ describe('RFC 7692 §7.2.3: the worked examples, as a client would send them', (
   }));
   it('the peer\'s own compressor yields the RFC\'s bytes for "Hello" (the examples above test the server, not the peer)', async () => {
     // The same deflate data §7.2.3.1 shows, from node:zlib at the default level: checks the peer's side.
-    const { MessageDeflater } = await import('./peer.js');
     const deflater = new MessageDeflater(15, false);
     assert.equal((await deflater.compress(Buffer.from(hello))).toString('hex'), 'f248cdc9c90700');
     assert.equal((await deflater.compress(Buffer.from(hello))).toString('hex'), 'f200110000', '§7.2.3.2: the second "Hello" refers back to the first');

@@ -76,7 +76,7 @@ def pattern(size):
         i += 1
     return text[:size]
 
-REPEATED = base64.b64encode(os.urandom(600)).decode()[:800]
+REPEATED = base64.b64encode(os.urandom(375)).decode()
 
 def payload(kind, content, size):
     if content == 'pattern':

@@ -5,7 +5,7 @@
  */
 import type { TakeoverContext, ProtocolHandler } from '../../registry/plugin.js';
 import { accept, reject } from '../../registry/plugin.js';
-import type { Limits } from '../../limits.js';
+import { DEFAULT_LIMITS, type Limits } from '../../limits.js';
 import { UsageError } from '../../errors.js';
 import { describeDeflate, type DeflateParams, type DeflatePolicy } from './deflate-negotiation.js';
 import { type HandshakeOptions, validateClientHandshake } from './handshake.js';
@@ -87,6 +87,10 @@ function setupFor(params: DeflateParams | undefined, tuning: DeflateTuning | und
 }
 
 export function createWebSocketProtocol(options: WebSocketPluginOptions): ProtocolHandler<WebSocketState> & { readonly paths: readonly string[] } {
+  // An endpoint's own deflate options are checked now, so a mistake fails at start, not at the first client.
+  for (const endpoint of Object.values(options.endpoints)) {
+    if (endpoint.deflate !== undefined && endpoint.deflate !== false) deflatePolicy(DEFAULT_LIMITS, endpoint.deflate);
+  }
   return {
     token: 'websocket',
     description: `RFC 6455 WebSocket on ${Object.keys(options.endpoints).join(', ') || 'no paths'}`,
