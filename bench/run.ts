@@ -24,8 +24,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -81,8 +81,8 @@ interface Target { name: string; child: ChildProcess; port: number }
 /** RSS growth per idle connection, in bytes: right after opening them, and once V8 has settled. */
 interface IdleGrowth { atOnce: number; settled: number }
 
-async function startTarget(kind: string, nodeFlags: string[] = [], limits?: object, name = kind): Promise<Target> {
-  const child = spawn(process.execPath, [...nodeFlags, join(here, 'target-server.js'), kind, ...(limits ? [JSON.stringify(limits)] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startTarget(kind: string, nodeFlags: string[] = [], limits?: object, name = kind, env?: Record<string, string>): Promise<Target> {
+  const child = spawn(process.execPath, [...nodeFlags, join(here, 'target-server.js'), kind, ...(limits ? [JSON.stringify(limits)] : [])], { stdio: ['ignore', 'pipe', 'inherit'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   let out = '';
   for await (const chunk of child.stdout!) {
     out += chunk;
@@ -468,19 +468,29 @@ async function main(): Promise<void> {
       } else {
         console.log('ws not installed (npm run bench:peers): deflate-pressure runs without the ws rows\n');
       }
+      const memoryLog = join(tmpdir(), `switchyard-bench-memory-${process.pid}.jsonl`);
+      /** The target's memoryUsage() from its last SIGUSR2: heap (V8's heapTotal) and the rest of RSS (native). */
+      const lastMemory = (): { heap: number; native: number } => {
+        const m = JSON.parse(readFileSync(memoryLog, 'utf8').trim().split('\n').pop()!) as { rss: number; heapTotal: number };
+        return { heap: m.heapTotal, native: m.rss - m.heapTotal };
+      };
+      const split = (m: { heap: number; native: number }): string => `heap ${MB(m.heap)} + native ${MB(m.native)}`;
       for (const [name, kind, limits] of sides) {
-        const target = await startTarget(kind, ['--expose-gc'], limits, name);
+        const target = await startTarget(kind, ['--expose-gc'], limits, name, { BENCH_MEMORY_LOG: memoryLog });
         try {
           const before = await settledRss(target);
+          const beforeSplit = lastMemory();
           const m = await measure(target, 'ws-deflate-echo', { seconds: PRESSURE_SECONDS, connections: PRESSURE_CONNECTIONS, size: 16384, window: 2, payload: 'json' }, false);
           const after = await settledRss(target);
           await new Promise((r) => setTimeout(r, SETTLE_SECONDS * 1000));
           const settled = await settledRss(target);
+          const settledSplit = lastMemory();
+          console.log(`deflate pressure, ${name}: before ${split(beforeSplit)}; settled ${split(settledSplit)}`);
           const perConn = (m.serverRssPeak - before) / PRESSURE_CONNECTIONS;
           rows.push({
             scenario: `deflate pressure ${PRESSURE_CONNECTIONS} × 16 KiB`, target: name, metric: 'B/conn', value: perConn, unit: 'B RSS/active conn',
             serverBusy: m.serverBusy, clientBusy: m.clientBusy, errors: m.result.errors ?? 0, serverRssPeak: m.serverRssPeak,
-            medians: { ...m.result, before, after, settled },
+            medians: { ...m.result, before, after, settled, heapBefore: beforeSplit.heap, nativeBefore: beforeSplit.native, heapSettled: settledSplit.heap, nativeSettled: settledSplit.native },
             note: `before ${MB(before)}, peak ${MB(m.serverRssPeak)}, after close ${MB(after)}, settled ${MB(settled)}; ${Math.round(m.result.operations! / m.result.seconds!)} msg/s; wire s→c ${m.result.deflate ? (m.result.wireIn! / m.result.bytes!).toFixed(3) : '1'}`,
           });
           ratios.push({ what: `deflate pressure: ${name}, RSS left after the load (settled − before)`, ratio: (settled - before) / 1e6, unit: 'MB' });

@@ -9,6 +9,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import { createHash } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createServer as createNetServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -18,9 +19,13 @@ import { startLab } from '../src/lab.js';
 // Handlers first: the orchestrator may signal as soon as it reads the port, and SIGUSR2's default action
 // is to terminate the process.
 // SIGUSR2 collects garbage (when started with --expose-gc) so memory samples measure live objects only.
+// With BENCH_MEMORY_LOG set, each SIGUSR2 also appends process.memoryUsage() (after the collection) to that
+// file as a JSON line, so RSS can be split into V8's heap and native memory (zlib, buffers, malloc).
 process.on('SIGUSR2', () => {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) { gc(); gc(); }
+  const log = process.env.BENCH_MEMORY_LOG;
+  if (log) appendFileSync(log, JSON.stringify(process.memoryUsage()) + '\n');
 });
 
 // Exit normally on a signal so `--cpu-prof` can write its profile.

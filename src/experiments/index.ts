@@ -1,4 +1,5 @@
 import { acceptQueue } from './accept-queue.js';
+import { deflate } from './deflate.js';
 import { earlyBytes } from './early-bytes.js';
 import type { Experiment } from './experiment.js';
 import { oneConnection } from './one-connection.js';
@@ -9,7 +10,7 @@ import { sharePort } from './share-port.js';
 import { tlsSamePort } from './tls-same-port.js';
 
 /** Every experiment, in the order the guide tells the story (docs/guide.md). */
-export const EXPERIMENTS: readonly Experiment[] = [sharePort, earlyBytes, secondClient, acceptQueue, pureWebSocket, otherProtocol, tlsSamePort, oneConnection];
+export const EXPERIMENTS: readonly Experiment[] = [sharePort, earlyBytes, secondClient, acceptQueue, pureWebSocket, otherProtocol, tlsSamePort, oneConnection, deflate];
 
 export function findExperiment(name: string): Experiment | undefined {
   return EXPERIMENTS.find((experiment) => experiment.name === name);

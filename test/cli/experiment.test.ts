@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { run, STACK_TRACE } from '../helpers/cli.js';
 
-const NAMES = ['share-port', 'early-bytes', 'second-client', 'accept-queue', 'pure-websocket', 'other-protocol', 'tls-same-port', 'one-connection'];
+const NAMES = ['share-port', 'early-bytes', 'second-client', 'accept-queue', 'pure-websocket', 'other-protocol', 'tls-same-port', 'one-connection', 'deflate'];
 
 /** The sections every experiment prints, in order; then exactly one conclusion, last. */
 function assertShape(name: string, stdout: string): string {
@@ -87,6 +87,16 @@ describe('switchyard experiment (CLI)', () => {
     assert.equal(new Set(frontDoor.map((row) => row.split(/\s+/)[3])).size, 4, 'four client endpoints');
     assert.match(result.stdout, /^ {2}#\d+ +https:\/\/ .* 0x16 → tls +tls +localhost +http\/1\.1 /m);
     assert.match(result.stdout, /first byte 0x47 -> http$/m);
+  });
+
+  it('deflate: the same messages compressed with and without context takeover and uncompressed, then a bomb stopped at the limit', async () => {
+    const result = await run(['experiment', 'deflate']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(assertShape('deflate', result.stdout), /^conclusion: compressed, the first 1024-byte message took \d+ B on the wire and the next ones \d+ B: .* close 1009/);
+    assert.match(result.stdout, /^ {4}agreed: permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=15$/m);
+    assert.match(result.stdout, / websocket ← frame text fin=1 rsv1=1 len=\d+$/m);
+    assert.match(result.stdout, / websocket ← message text 1024 B \(deflated to \d+ B\)$/m);
+    assert.match(result.stdout, /^ {4}answer: Close 1009 "a compressed message inflates past the limit of 16777216 bytes"$/m);
   });
 
   it('one-connection: one HTTP/2 connection, one row, a GET, a WebSocket and two lab-chat/1 streams on it', async () => {

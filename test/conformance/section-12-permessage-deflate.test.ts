@@ -117,8 +117,10 @@ describe('beyond Autobahn 12: context takeover both ways (a plain permessage-def
 
 describe('the compression threshold (webSocketDeflateThresholdBytes)', () => {
   const lab = labFixture();
-  it('by default 63 B go back uncompressed and 64 B compressed (RFC 7692 §6: RSV1 is per message)', () => {
+  it('by default 63 B go back uncompressed and 64 B compressed, counted in bytes, not characters (RFC 7692 §6: RSV1 is per message)', () => {
     const messages = [63, 64, 0, 1, 65, 63].map((length) => Buffer.alloc(length, 'a'));
+    // 32 two-byte characters are 64 bytes (compressed); 31 of them and an "a" are 63 (not).
+    messages.push(Buffer.from('κ'.repeat(32)), Buffer.from('κ'.repeat(31) + 'a'), Buffer.from('€'.repeat(21) + 'a'));
     return runCase(lab.port, {
       id: '12.x threshold',
       extensions: [AUTOBAHN_DEFAULT_OFFER],

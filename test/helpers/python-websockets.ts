@@ -60,8 +60,10 @@ def ext_params(ws):
 
 /**
  * The client: argv BASE (http://127.0.0.1:PORT) PATH MODE CASES_JSON. MODE: `default` (websockets'
- * own offer), `none` (compression=None) or `strict` (an offer asking for 10-bit windows and no context
- * takeover both ways). CASES_JSON: [[name, 'text'|'binary', 'pattern'|'random'|'window'|'repeat', size]].
+ * own offer), `none` (compression=None), `strict` (an offer asking for 10-bit windows and no context
+ * takeover both ways) or `bare` (`permessage-deflate` alone: no client_max_window_bits, so the server may
+ * not limit the client's window). CASES_JSON: [[name, 'text'|'binary', content, size]], content one of
+ * 'pattern' | 'random' | 'window' | 'repeat' | 'utf8' | 'fragments' (utf8 text sent as four frames).
  * Each case is sent, its echo awaited and compared; the frames both ways are recorded. Before closing,
  * the server's /connections row of this very connection is fetched (by our local port).
  */
@@ -90,12 +92,19 @@ def payload(kind, content, size):
         return block * (size // 1500)
     if content == 'repeat':
         return REPEATED
+    if content in ('utf8', 'fragments'):
+        # size code points of 1-, 2-, 3- and 4-byte UTF-8 characters
+        return (UTF8_UNIT * (size // len(UTF8_UNIT) + 1))[:size]
     raise ValueError(content)
+
+UTF8_UNIT = 'h\u00e9llo w\u00f6rld \u2603 \U0001F389 '
 
 async def main(base, path, mode, cases):
     kwargs = {}
     if mode == 'none':
         kwargs = {'compression': None}
+    elif mode == 'bare':
+        kwargs = {'compression': None, 'extensions': [ClientPerMessageDeflateFactory(client_max_window_bits=None)]}
     elif mode == 'strict':
         kwargs = {'compression': None, 'extensions': [ClientPerMessageDeflateFactory(
             server_max_window_bits=10, client_max_window_bits=10, server_no_context_takeover=True, client_no_context_takeover=True)]}
@@ -106,7 +115,12 @@ async def main(base, path, mode, cases):
         for name, kind, content, size in cases:
             data = payload(kind, content, size)
             log['in'].clear(); log['out'].clear()
-            await ws.send(data)
+            if content == 'fragments':
+                # One message in four frames (RFC 6455 fragmentation), compressed as one stream (RFC 7692 §6.1).
+                quarter = len(data) // 4
+                await ws.send([data[:quarter], data[quarter:2 * quarter], data[2 * quarter:3 * quarter], data[3 * quarter:]])
+            else:
+                await ws.send(data)
             echo = await asyncio.wait_for(ws.recv(), 10)
             results.append({'name': name, 'kind': kind, 'size': len(data), 'equal': echo == data, 'echoType': type(echo).__name__,
                              'sent': messages(log['out']), 'received': messages(log['in'])})

@@ -34,8 +34,8 @@ import type { WebSocket } from '../../src/protocols/websocket/session.js';
 const PEER_TIMEOUT_MS = 60_000;
 const WAIT_MS = 10_000;
 
-/** Sizes around the server's 64-byte threshold, and up to past one 16-bit frame length. */
-const SIZES = [16, 63, 64, 1024, 65536, 204800] as const;
+/** Sizes around the server's 64-byte threshold, and up to past one 16-bit frame length; empty too. */
+const SIZES = [0, 16, 63, 64, 1024, 65536, 204800] as const;
 /** Below this, the server (and our client) send uncompressed; from it on, compressed (RSV1). */
 const THRESHOLD = 64;
 
@@ -43,14 +43,17 @@ const DEFAULT_AGREED = 'permessage-deflate; server_max_window_bits=12; client_ma
 const STRICT_AGREED = 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=10';
 
 type Kind = 'text' | 'binary';
-type Content = 'pattern' | 'random' | 'window' | 'repeat';
+type Content = 'pattern' | 'random' | 'window' | 'repeat' | 'utf8' | 'fragments';
 type Case = [name: string, kind: Kind, content: Content, size: number];
 
 /**
  * The messages of every exchange: compressible text and binary of each size, random bytes, a "window"
  * probe (one random block three times, 1500 characters apart: a 10-bit window cannot reach back to the
  * copy, a 12-bit one can) and the same random 500-character message twice (with context takeover the
- * second is a back reference into the first; without, it costs as much as the first).
+ * second is a back reference into the first; without, it costs as much as the first). Text of 1- to 4-byte
+ * UTF-8 characters checks that validation happens on the inflated text; Python sends one such message as
+ * four frames (one compressed stream over a fragmented message, RFC 7692 §6.1); our client sends it whole.
+ * Text sizes count code points.
  */
 const CASES: readonly Case[] = [
   ...SIZES.map((size): Case => [`text ${size}`, 'text', 'pattern', size]),
@@ -60,10 +63,17 @@ const CASES: readonly Case[] = [
   ['window', 'text', 'window', 4500],
   ['repeat 1', 'text', 'repeat', 500],
   ['repeat 2', 'text', 'repeat', 500],
+  ['utf8 3000', 'text', 'utf8', 3000],
+  ['fragments 20000', 'text', 'fragments', 20000],
 ];
 
-const COMPRESSIBLE_TOTAL = CASES.filter(([, , content]) => content === 'pattern').reduce((sum, [, , , size]) => sum + size, 0);
-const INCOMPRESSIBLE_TOTAL = CASES.filter(([, , content]) => content !== 'pattern').reduce((sum, [, , , size]) => sum + size, 0);
+const total = (which: (content: Content) => boolean): number => CASES.filter(([, , content]) => which(content)).reduce((sum, [, , , size]) => sum + size, 0);
+/** The ASCII patterns, which deflate to a few per cent. */
+const COMPRESSIBLE_TOTAL = total((content) => content === 'pattern');
+/** Everything else (random, base64 probes, UTF-8 text counted in code points): a generous upper bound on its wire cost. */
+const OTHER_TOTAL = total((content) => content !== 'pattern');
+/** Random bytes: they cannot shrink, so the wire carries at least this much. */
+const RANDOM_TOTAL = total((content) => content === 'random');
 
 // --- payloads, the same recipe as the Python client's ---
 
@@ -85,8 +95,13 @@ function payload(kind: Kind, content: Content, size: number): string | Buffer {
     case 'random': return randomBytes(size);
     case 'window': return randomBytes(1125).toString('base64').repeat(size / 1500);
     case 'repeat': return REPEATED;
+    case 'utf8':
+    case 'fragments': return [...UTF8_UNIT.repeat(Math.ceil(size / 16))].slice(0, size).join('');
   }
 }
+
+/** 16 code points: 1-, 2-, 3- and 4-byte UTF-8 characters. */
+const UTF8_UNIT = 'h\u00e9llo w\u00f6rld \u2603 \u{1F389} ';
 
 // --- what the peers report ---
 
@@ -188,7 +203,7 @@ async function connections(port: number): Promise<Row[]> {
   return ((await response.json()) as { connections: Row[] }).connections;
 }
 
-async function runPythonClient(serve: Serve, path: string, mode: 'default' | 'none' | 'strict'): Promise<PythonClientResult> {
+async function runPythonClient(serve: Serve, path: string, mode: 'default' | 'none' | 'strict' | 'bare'): Promise<PythonClientResult> {
   const ran = await runCommand(PYTHON, ['-c', PYTHON_CLIENT, `http://127.0.0.1:${serve.port}`, path, mode, JSON.stringify(CASES)], PEER_TIMEOUT_MS);
   assert.equal(ran.code, 0, `python client (${mode}) failed:\n${ran.stderr}\n--- serve trace (tail) ---\n${serve.trace().slice(-4_000)}`);
   return JSON.parse(ran.stdout) as PythonClientResult;
@@ -225,11 +240,13 @@ function inbox(ws: WebSocket): (ms?: number) => Promise<{ data: string | Uint8Ar
   };
 }
 
-/** Send every case over `ws` and check each echo byte for byte; then a clean close 1000. */
-async function exchangeAll(ws: WebSocket): Promise<void> {
+/** Send every case over `ws` and check each echo byte for byte; then a clean close 1000. Returns what was sent. */
+async function exchangeAll(ws: WebSocket): Promise<Array<string | Buffer>> {
   const next = inbox(ws);
+  const sent: Array<string | Buffer> = [];
   for (const [name, kind, content, size] of CASES) {
     const data = payload(kind, content, size);
+    sent.push(data);
     ws.send(data);
     const echo = await next();
     assert.equal(echo.isBinary, kind === 'binary', `${name}: echoed as ${kind}`);
@@ -247,11 +264,12 @@ async function exchangeAll(ws: WebSocket): Promise<void> {
   });
   ws.close(1000, 'done');
   assert.deepEqual(await closed, [1000, 'done', true], 'a clean close 1000');
+  return sent;
 }
 
-/** `CASES`, as the Python server logged the plain messages it received. */
-function assertPlain(plain: ReadonlyArray<[string, number]>): void {
-  assert.deepEqual(plain, CASES.map(([, kind, , size]) => [kind === 'text' ? 'str' : 'bytes', size]));
+/** What was sent, as the Python server logged the plain messages it received (text length in code points). */
+function assertPlain(plain: ReadonlyArray<[string, number]>, sent: ReadonlyArray<string | Buffer>): void {
+  assert.deepEqual(plain, sent.map((data) => (typeof data === 'string' ? ['str', [...data].length] : ['bytes', data.length])));
 }
 
 /**
@@ -344,14 +362,18 @@ describe('permessage-deflate (RFC 7692) with independent peers', () => {
       // What the server sent, as Python saw it on the wire; and Python's own messages went compressed too.
       assertCompressedAsAgreed(result.results.map((r) => { assert.equal(r.received.length, 1, r.name); return r.received[0]!; }), CASES, false, 'server → python');
       for (const r of result.results) assert.equal(r.sent[0]?.rsv1, true, `${r.name}: python compresses every message`);
+      const fragments = result.results.find((r) => r.name === 'fragments 20000')!;
+      // websockets sends an iterable as one frame per item and then an empty final frame.
+      assert.equal(fragments.sent.length, 1, JSON.stringify(fragments.sent));
+      assert.ok(fragments.sent[0]!.frames >= 4 && fragments.sent[0]!.rsv1, `python sent one compressed message in several frames: ${JSON.stringify(fragments.sent)}`);
 
       const row = result.row;
       assert.ok(row, `the server lists the connection from port ${result.local[1]}`);
       assert.deepEqual([row.state, row.protocol, row.extensions], ['upgraded', 'websocket', DEFAULT_AGREED]);
       // The socket carried the random bytes plus a small fraction of the compressible ones (542 KB each way).
-      const budget = INCOMPRESSIBLE_TOTAL + COMPRESSIBLE_TOTAL / 10;
+      const budget = OTHER_TOTAL + COMPRESSIBLE_TOTAL / 10;
       assert.ok(row.bytesIn < budget && row.bytesOut < budget, `bytesIn ${row.bytesIn}, bytesOut ${row.bytesOut}: ${COMPRESSIBLE_TOTAL} B of compressible payload each way must cost under ${budget} B`);
-      assert.ok(row.bytesIn > INCOMPRESSIBLE_TOTAL && row.bytesOut > INCOMPRESSIBLE_TOTAL, 'the random bytes cannot shrink');
+      assert.ok(row.bytesIn > RANDOM_TOTAL && row.bytesOut > RANDOM_TOTAL, 'the random bytes cannot shrink');
 
       // The server's own view, in its trace: RSV1 on the frames, the deflated size per message.
       const trace = (await closedTrace(serve!, result.local[1])).join('\n');
@@ -382,6 +404,17 @@ describe('permessage-deflate (RFC 7692) with independent peers', () => {
       assert.ok(trace.some((line) => / → frame text fin=\d rsv1=1 /.test(line)), trace.join('\n'));
     });
 
+    it('an offer without client_max_window_bits: the server may not limit the client window (RFC 7692 §7.1.2.2)', { timeout: 90_000 }, async (t) => {
+      if (!requireCommand(t, PYTHON, ['-c', 'import websockets'])) return;
+      const result = await runPythonClient(serve!, '/echo', 'bare');
+      assert.equal(result.offered, 'permessage-deflate');
+      assert.equal(result.agreed, 'permessage-deflate; server_max_window_bits=12', 'no client_max_window_bits in the answer: it was not offered');
+      assert.deepEqual(result.params, { remoteNoContextTakeover: false, localNoContextTakeover: false, remoteMaxWindowBits: 12, localMaxWindowBits: 15 });
+      assertEchoes(result);
+      assertCompressedAsAgreed(result.results.map((r) => r.received[0]!), CASES, false, 'server → python');
+      assert.equal(result.row?.extensions, 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=15', 'the row lists both windows: the client may use 15 bits');
+    });
+
     it('compression=None: no extension in the 101 or on the row, no RSV1 frame, and the same echoes', { timeout: 90_000 }, async (t) => {
       if (!requireCommand(t, PYTHON, ['-c', 'import websockets'])) return;
       const result = await runPythonClient(serve!, '/echo', 'none');
@@ -392,8 +425,8 @@ describe('permessage-deflate (RFC 7692) with independent peers', () => {
       const row = result.row;
       assert.ok(row);
       assert.equal(row.extensions, undefined, JSON.stringify(row));
-      const total = COMPRESSIBLE_TOTAL + INCOMPRESSIBLE_TOTAL;
-      assert.ok(row.bytesIn > total && row.bytesOut > total, `uncompressed, every payload byte is on the wire: in ${row.bytesIn}, out ${row.bytesOut}, payload ${total}`);
+      const payloadBytes = COMPRESSIBLE_TOTAL + OTHER_TOTAL;
+      assert.ok(row.bytesIn > payloadBytes && row.bytesOut > payloadBytes, `uncompressed, every payload byte is on the wire: in ${row.bytesIn}, out ${row.bytesOut}, payload ≥ ${payloadBytes}`);
       const trace = await closedTrace(serve!, result.local[1]);
       const frames = trace.filter((line) => / websocket [←→] frame (?:text|binary|continuation)/.test(line));
       assert.ok(frames.length >= 2 * CASES.length, trace.join('\n'));
@@ -424,12 +457,12 @@ describe('permessage-deflate (RFC 7692) with independent peers', () => {
       assert.ok(python && defaultServer);
       const ws = await connect(`ws://127.0.0.1:${defaultServer.port}/lib-default`, { timeoutMs: WAIT_MS });
       assert.equal(ws.extensions, DEFAULT_AGREED);
-      await exchangeAll(ws);
+      const sent = await exchangeAll(ws);
       const seen = await defaultServer.closed('/lib-default');
       assert.equal(seen.offered, 'permessage-deflate; client_max_window_bits', 'our default offer');
       assert.equal(seen.agreed, DEFAULT_AGREED, "websockets' default answer");
       assert.deepEqual([seen.code, seen.reason], [1000, 'done']);
-      assertPlain(seen.plain);
+      assertPlain(seen.plain, sent);
       // What our client put on the wire, as Python logged it before inflating.
       assertCompressedAsAgreed(seen.in, CASES, false, 'our client → python');
     });
@@ -439,12 +472,12 @@ describe('permessage-deflate (RFC 7692) with independent peers', () => {
       assert.ok(python && strictServer);
       const ws = await connect(`ws://127.0.0.1:${strictServer.port}/lib-strict`, { timeoutMs: WAIT_MS });
       assert.equal(ws.extensions, STRICT_AGREED);
-      await exchangeAll(ws);
+      const sent = await exchangeAll(ws);
       const seen = await strictServer.closed('/lib-strict');
       assert.equal(seen.agreed, STRICT_AGREED);
       assert.deepEqual(seen.params, { remoteNoContextTakeover: true, localNoContextTakeover: true, remoteMaxWindowBits: 10, localMaxWindowBits: 10 });
       assert.deepEqual([seen.code, seen.reason], [1000, 'done']);
-      assertPlain(seen.plain);
+      assertPlain(seen.plain, sent);
       // Python inflates each message with a fresh 10-bit context; the sizes show our client compressed so.
       assertCompressedAsAgreed(seen.in, CASES, true, 'our client → python');
     });
@@ -454,10 +487,10 @@ describe('permessage-deflate (RFC 7692) with independent peers', () => {
       assert.ok(python && defaultServer);
       const ws = await connect(`ws://127.0.0.1:${defaultServer.port}/lib-none`, { timeoutMs: WAIT_MS, deflate: false });
       assert.equal(ws.extensions, '');
-      await exchangeAll(ws);
+      const sent = await exchangeAll(ws);
       const seen = await defaultServer.closed('/lib-none');
       assert.deepEqual([seen.offered, seen.agreed, seen.params], [null, null, null]);
-      assertPlain(seen.plain);
+      assertPlain(seen.plain, sent);
     });
 
     it('switchyard connect --verbose shows the agreed extension and the deflated sizes; --no-deflate offers none', { timeout: 120_000 }, async (t) => {
