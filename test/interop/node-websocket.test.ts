@@ -23,8 +23,13 @@ const open = (path, protocols) => new Promise((resolve, reject) => {
 const next = (ws) => new Promise((resolve) => { ws.onmessage = (m) => resolve(m.data); });
 (async () => {
   const echo = await open('/echo');
+  results.extensions = echo.extensions;
   echo.send('hello from undici');
   results.text = await next(echo);
+  // Long enough to be compressed by the server (undici itself sends uncompressed): it must inflate it.
+  const long = 'a line that compresses well; '.repeat(100);
+  echo.send(long);
+  results.longEqual = (await next(echo)) === long;
   const bytes = new Uint8Array(70000).map((_, i) => i & 255);
   echo.send(bytes);
   const back = new Uint8Array(await next(echo));
@@ -86,9 +91,13 @@ async function runPeer(script: string, url: string): Promise<any> {
 }
 
 describe('interoperability with independent peers', () => {
-  it("Node's built-in WebSocket client talks to our server", () => withLab({}, async (server) => {
+  it("Node's built-in WebSocket client talks to our server", () => withLab({}, async (server, events) => {
     const results = await runPeer(PEER_SCRIPT, `ws://127.0.0.1:${server.port}`);
     assert.equal(results.text, 'hello from undici');
+    // undici offers permessage-deflate; the server agrees (RFC 7692) and compresses its echo of the long line.
+    assert.equal(results.extensions, 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12');
+    assert.equal(results.longEqual, true);
+    assert.ok(events.some((e) => e.type === 'protocol' && e.direction === 'out' && /^text 2900 B \(deflated to \d+ B\)$/.test(e.detail)), 'the echo went out compressed');
     assert.equal(results.binaryLength, 70000);
     assert.equal(results.binaryEqual, true);
     assert.deepEqual(results.close, { code: 4001, reason: 'done', wasClean: true });
