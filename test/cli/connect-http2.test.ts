@@ -132,6 +132,17 @@ describe('connect --http2 (RFC 8441 extended CONNECT)', () => {
     assert.match(err, /^\* closed cleanly: 1000$/m);
   }));
 
+  it('permessage-deflate on a stream (RFC 8441 §5 keeps the extension negotiation): offered, agreed, messages deflated', () => withLab({}, async (server, events) => {
+    const line = 'over a stream, compressed; '.repeat(10);
+    const result = await run(['connect', '--http2', '--verbose', `ws://127.0.0.1:${server.port}/echo`], `${line}\n`);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${line}\n`);
+    assert.match(result.stderr, /^> sec-websocket-extensions: permessage-deflate; client_max_window_bits$/m);
+    assert.match(result.stderr, /^< sec-websocket-extensions: permessage-deflate; server_max_window_bits=12; client_max_window_bits=12$/m);
+    assert.match(result.stderr, /^\* received text 270 B, deflated to \d+ B$/m);
+    assert.ok(events.some((e) => e.type === 'protocol' && e.stream === 1 && /^text 270 B \(deflated to \d+ B\)$/.test(e.detail)), 'the stream\'s trace shows the wire size');
+  }));
+
   it('an HTTP/1.1-only server: exit 1, saying it did not answer in HTTP/2', async () => {
     const server = createHttpServer((_request, response) => response.end('h1\n'));
     server.listen(0, '127.0.0.1');
