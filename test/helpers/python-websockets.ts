@@ -62,7 +62,9 @@ def ext_params(ws):
  * The client: argv BASE (http://127.0.0.1:PORT) PATH MODE CASES_JSON. MODE: `default` (websockets'
  * own offer), `none` (compression=None), `strict` (an offer asking for 10-bit windows and no context
  * takeover both ways) or `bare` (`permessage-deflate` alone: no client_max_window_bits, so the server may
- * not limit the client's window). CASES_JSON: [[name, 'text'|'binary', content, size]], content one of
+ * not limit the client's window), `two-offers` (first an 8-bit server window, then the default offer) or
+ * `mixed` (the default offer, but messages under 64 B go uncompressed, as ws and switchyard send them).
+ * CASES_JSON: [[name, 'text'|'binary', content, size]], content one of
  * 'pattern' | 'random' | 'window' | 'repeat' | 'utf8' | 'fragments' (utf8 text sent as four frames).
  * Each case is sent, its echo awaited and compared; the frames both ways are recorded. Before closing,
  * the server's /connections row of this very connection is fetched (by our local port).
@@ -103,6 +105,20 @@ async def main(base, path, mode, cases):
     kwargs = {}
     if mode == 'none':
         kwargs = {'compression': None}
+    elif mode == 'two-offers':
+        # Two offers in one header: the first asks for an 8-bit server window, the second is the default.
+        kwargs = {'compression': None, 'extensions': [ClientPerMessageDeflateFactory(server_max_window_bits=8, client_max_window_bits=True),
+                                                      ClientPerMessageDeflateFactory(client_max_window_bits=True)]}
+    elif mode == 'mixed':
+        # websockets compresses every message; ws (threshold 1024 B) and switchyard (64 B) do not. Send
+        # messages under 64 B uncompressed (RSV1 clear) in a compressed session, outside the LZ77 history.
+        logged = pmd.PerMessageDeflate.encode
+        def encode_above_64(self, frame):
+            if frame.opcode in (frames.OP_TEXT, frames.OP_BINARY) and frame.fin and len(frame.data) < 64:
+                LOG(self)['out'].append([frame.opcode.name, False, True, len(frame.data)])
+                return frame
+            return logged(self, frame)
+        pmd.PerMessageDeflate.encode = encode_above_64
     elif mode == 'bare':
         kwargs = {'compression': None, 'extensions': [ClientPerMessageDeflateFactory(client_max_window_bits=None)]}
     elif mode == 'strict':
@@ -138,8 +154,9 @@ asyncio.run(asyncio.wait_for(main(sys.argv[1], sys.argv[2], sys.argv[3], json.lo
 `;
 
 /**
- * The server: argv MODE LIFETIME_S. MODE `default` (websockets' own policy: 12-bit windows) or `strict`
- * (ServerPerMessageDeflateFactory with 10-bit windows and no context takeover both ways). Prints
+ * The server: argv MODE LIFETIME_S. MODE `default` (websockets' own policy: 12-bit windows), `strict`
+ * (ServerPerMessageDeflateFactory with 10-bit windows and no context takeover both ways) or `client8`
+ * (it answers every offer with client_max_window_bits=8). Prints
  * {"event":"listening","port":N}, then per connection, once it has closed, {"event":"closed", path, code,
  * reason, offered, agreed, params, in: messages as received (wire sizes), out: messages as sent,
  * plain: [[type, length]] of each message received}. It echoes every message.
@@ -168,6 +185,8 @@ async def main(mode, lifetime):
     if mode == 'strict':
         kwargs = {'compression': None, 'extensions': [ServerPerMessageDeflateFactory(
             server_max_window_bits=10, client_max_window_bits=10, server_no_context_takeover=True, client_no_context_takeover=True)]}
+    elif mode == 'client8':
+        kwargs = {'compression': None, 'extensions': [ServerPerMessageDeflateFactory(client_max_window_bits=8)]}
     async with websockets.serve(echo, '127.0.0.1', 0, max_size=2**22, **kwargs) as server:
         print(json.dumps({'event': 'listening', 'port': server.sockets[0].getsockname()[1]}), flush=True)
         loop = asyncio.get_running_loop()
@@ -227,7 +246,7 @@ export interface PythonServer {
 }
 
 /** Start the Python echo server in `mode` and wait (up to `ms`) for its port. */
-export function startPythonServer(mode: 'default' | 'strict', ms = 15_000, lifetimeSeconds = 300): Promise<PythonServer> {
+export function startPythonServer(mode: 'default' | 'strict' | 'client8', ms = 15_000, lifetimeSeconds = 300): Promise<PythonServer> {
   const child = spawn(PYTHON, ['-c', PYTHON_SERVER, mode, String(lifetimeSeconds)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   let buffered = '';

@@ -2,17 +2,23 @@
  * permessage-deflate (RFC 7692) against peers nobody here wrote, in both roles:
  *
  * 1. Python `websockets` 10.4 as the client of one `switchyard serve --trace` child: its default offer,
- *    a strict one (10-bit windows, no context takeover both ways) and none at all.
- * 2. Python `websockets` as the server (its default policy, and a strict ServerPerMessageDeflateFactory),
- *    against our `connect()` and `switchyard connect --verbose` / `--no-deflate`.
- * 3. Headless Chromium opening `ws://127.0.0.1:PORT/echo` from about:blank.
+ *    a strict one (10-bit windows, no context takeover both ways), one without client_max_window_bits,
+ *    two offers of which only the second is acceptable, small messages left uncompressed mid-session,
+ *    and no offer at all.
+ * 2. Python `websockets` as the server (its default policy, a strict ServerPerMessageDeflateFactory, and
+ *    one demanding client_max_window_bits=8), against our `connect()` and `switchyard connect --verbose`
+ *    / `--no-deflate`.
+ * 3. Headless Chromium opening `ws://127.0.0.1:PORT/echo` from about:blank, on the same serve child.
  *
  * "It was compressed" is never taken on trust from one side: the Python peers log every data frame as
  * it is on the wire (test/helpers/python-websockets.ts), the server's trace shows RSV1 and the deflated
  * size per frame and message, and the /connections row counts the bytes the socket really carried.
  * The window and context-takeover cases are built so that ignoring the agreed parameter changes the wire
  * size by a factor of 2 or more (a random block repeated 1500 characters later; the same random message
- * twice), so a test notices when an end does not apply what it agreed.
+ * twice), so a test notices when an end does not apply what it agreed. (Checked by mutating the built
+ * code: a sender ignoring no_context_takeover or the window bits, compressing below 64 B or never, never
+ * keeping context, an inflater without history or one that also records uncompressed messages, and a row
+ * without `extensions` each fail at least one test here.)
  *
  * Each peer's test skips when it is missing, except under CI (`CI=true`), where it fails. Every wait has
  * a deadline, every port is 127.0.0.1:0, and only processes started here are stopped, by PID.
@@ -51,8 +57,8 @@ type Case = [name: string, kind: Kind, content: Content, size: number];
  * probe (one random block three times, 1500 characters apart: a 10-bit window cannot reach back to the
  * copy, a 12-bit one can) and the same random 500-character message twice (with context takeover the
  * second is a back reference into the first; without, it costs as much as the first). Text of 1- to 4-byte
- * UTF-8 characters checks that validation happens on the inflated text; Python sends one such message as
- * four frames (one compressed stream over a fragmented message, RFC 7692 §6.1); our client sends it whole.
+ * UTF-8 characters checks that validation happens on the inflated text; Python sends one such message in
+ * several frames (one compressed stream over a fragmented message, RFC 7692 §6.1); our client sends it whole.
  * Text sizes count code points.
  */
 const CASES: readonly Case[] = [
@@ -203,14 +209,14 @@ async function connections(port: number): Promise<Row[]> {
   return ((await response.json()) as { connections: Row[] }).connections;
 }
 
-async function runPythonClient(serve: Serve, path: string, mode: 'default' | 'none' | 'strict' | 'bare'): Promise<PythonClientResult> {
-  const ran = await runCommand(PYTHON, ['-c', PYTHON_CLIENT, `http://127.0.0.1:${serve.port}`, path, mode, JSON.stringify(CASES)], PEER_TIMEOUT_MS);
+async function runPythonClient(serve: Serve, path: string, mode: 'default' | 'none' | 'strict' | 'bare' | 'two-offers' | 'mixed', cases: readonly Case[] = CASES): Promise<PythonClientResult> {
+  const ran = await runCommand(PYTHON, ['-c', PYTHON_CLIENT, `http://127.0.0.1:${serve.port}`, path, mode, JSON.stringify(cases)], PEER_TIMEOUT_MS);
   assert.equal(ran.code, 0, `python client (${mode}) failed:\n${ran.stderr}\n--- serve trace (tail) ---\n${serve.trace().slice(-4_000)}`);
   return JSON.parse(ran.stdout) as PythonClientResult;
 }
 
-function assertEchoes(result: PythonClientResult): void {
-  assert.deepEqual(result.results.map((r) => r.name), CASES.map(([name]) => name));
+function assertEchoes(result: PythonClientResult, cases: readonly Case[] = CASES): void {
+  assert.deepEqual(result.results.map((r) => r.name), cases.map(([name]) => name));
   for (const r of result.results) {
     assert.equal(r.equal, true, `${r.name}: echoed byte for byte`);
     assert.equal(r.echoType, r.kind === 'text' ? 'str' : 'bytes', `${r.name}: echoed as ${r.kind}`);
@@ -372,6 +378,7 @@ describe('permessage-deflate (RFC 7692) with independent peers', () => {
       assert.deepEqual([row.state, row.protocol, row.extensions], ['upgraded', 'websocket', DEFAULT_AGREED]);
       // The socket carried the random bytes plus a small fraction of the compressible ones (542 KB each way).
       const budget = OTHER_TOTAL + COMPRESSIBLE_TOTAL / 10;
+      t.diagnostic(`payload ${COMPRESSIBLE_TOTAL + OTHER_TOTAL} B each way; on the wire in ${row.bytesIn} B, out ${row.bytesOut} B`);
       assert.ok(row.bytesIn < budget && row.bytesOut < budget, `bytesIn ${row.bytesIn}, bytesOut ${row.bytesOut}: ${COMPRESSIBLE_TOTAL} B of compressible payload each way must cost under ${budget} B`);
       assert.ok(row.bytesIn > RANDOM_TOTAL && row.bytesOut > RANDOM_TOTAL, 'the random bytes cannot shrink');
 
@@ -415,6 +422,41 @@ describe('permessage-deflate (RFC 7692) with independent peers', () => {
       assert.equal(result.row?.extensions, 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=15', 'the row lists both windows: the client may use 15 bits');
     });
 
+    it('two offers, the first asking for an 8-bit server window: declined, and the second agreed (RFC 7692 §5.1, §7.1.2.1)', { timeout: 90_000 }, async (t) => {
+      if (!requireCommand(t, PYTHON, ['-c', 'import websockets'])) return;
+      const result = await runPythonClient(serve!, '/echo', 'two-offers');
+      assert.equal(result.offered, 'permessage-deflate; server_max_window_bits=8; client_max_window_bits, permessage-deflate; client_max_window_bits');
+      assert.equal(result.agreed, DEFAULT_AGREED, 'zlib cannot compress with 8 bits, so the server takes the second offer');
+      assert.deepEqual(result.params, { remoteNoContextTakeover: false, localNoContextTakeover: false, remoteMaxWindowBits: 12, localMaxWindowBits: 12 });
+      assertEchoes(result);
+      assertCompressedAsAgreed(result.results.map((r) => r.received[0]!), CASES, false, 'server → python');
+      assert.equal(result.row?.extensions, DEFAULT_AGREED);
+    });
+
+    it('small messages sent uncompressed between compressed ones: the server keeps them out of its inflate history', { timeout: 90_000 }, async (t) => {
+      if (!requireCommand(t, PYTHON, ['-c', 'import websockets'])) return;
+      // Each compressed message after the first refers back into an earlier one across the small ones
+      // between them; had the server put those into its window, the references would land on wrong bytes.
+      const cases: Case[] = [
+        ['repeat 1', 'text', 'repeat', 500], ['text 16', 'text', 'pattern', 16], ['binary 0', 'binary', 'pattern', 0],
+        ['repeat 2', 'text', 'repeat', 500], ['text 1024', 'text', 'pattern', 1024], ['binary 63', 'binary', 'pattern', 63],
+        ['text 2048', 'text', 'pattern', 2048], ['text 63', 'text', 'pattern', 63], ['repeat 3', 'text', 'repeat', 500],
+      ];
+      const result = await runPythonClient(serve!, '/echo', 'mixed', cases);
+      assert.equal(result.agreed, DEFAULT_AGREED);
+      assertEchoes(result, cases);
+      for (const r of result.results) {
+        const small = (cases.find(([name]) => name === r.name)![3]) < THRESHOLD;
+        assert.equal(r.sent[0]?.rsv1, !small, `${r.name}: python sent it ${small ? 'uncompressed' : 'compressed'}`);
+      }
+      const trace = (await closedTrace(serve!, result.local[1])).join('\n');
+      assert.match(trace, /websocket ← message text 16 B \(uncompressed\)/);
+      assert.match(trace, /websocket ← message text 1024 B \(deflated to \d+ B\)/);
+      const repeats = [...trace.matchAll(/websocket ← message text 500 B \(deflated to (\d+) B\)/g)].map((m) => Number(m[1]));
+      assert.equal(repeats.length, 3);
+      assert.ok(repeats[1]! < 20 && repeats[2]! < 20, `the repeats were back references across the uncompressed messages: ${repeats.join(', ')} B`);
+    });
+
     it('compression=None: no extension in the 101 or on the row, no RSV1 frame, and the same echoes', { timeout: 90_000 }, async (t) => {
       if (!requireCommand(t, PYTHON, ['-c', 'import websockets'])) return;
       const result = await runPythonClient(serve!, '/echo', 'none');
@@ -437,6 +479,7 @@ describe('permessage-deflate (RFC 7692) with independent peers', () => {
   describe('Python websockets as the server, our client and CLI', () => {
     let defaultServer: PythonServer | undefined;
     let strictServer: PythonServer | undefined;
+    let client8Server: PythonServer | undefined;
     let python = false;
 
     before(async () => {
@@ -446,10 +489,12 @@ describe('permessage-deflate (RFC 7692) with independent peers', () => {
       if (!python) return;
       defaultServer = await startPythonServer('default');
       strictServer = await startPythonServer('strict');
+      client8Server = await startPythonServer('client8');
     });
     after(async () => {
       if (defaultServer) await stopPythonServer(defaultServer);
       if (strictServer) await stopPythonServer(strictServer);
+      if (client8Server) await stopPythonServer(client8Server);
     });
 
     it("connect(): websockets' default policy is agreed, every size echoes byte for byte, closed cleanly with 1000", { timeout: 90_000 }, async (t) => {
@@ -491,6 +536,31 @@ describe('permessage-deflate (RFC 7692) with independent peers', () => {
       const seen = await defaultServer.closed('/lib-none');
       assert.deepEqual([seen.offered, seen.agreed, seen.params], [null, null, null]);
       assertPlain(seen.plain, sent);
+    });
+
+    it('a server demanding client_max_window_bits=8 fails the handshake, in connect() and in the CLI (RFC 7692 §7.1.2.2)', { timeout: 60_000 }, async (t) => {
+      if (!requireCommand(t, PYTHON, ['-c', 'import websockets'])) return;
+      assert.ok(python && client8Server);
+      // zlib cannot compress with an 8-bit window, so our client may not accept the extension as answered,
+      // and RFC 7692 §7.1 says a client that does not accept a response must fail the connection.
+      await assert.rejects(connect(`ws://127.0.0.1:${client8Server.port}/lib-client8`, { timeoutMs: WAIT_MS }),
+        (error: Error & { code?: string; status?: number }) => {
+          assert.equal(error.code, 'ERR_INVALID_EXTENSION_RESPONSE', error.message);
+          assert.equal(error.status, 101);
+          assert.match(error.message, /client_max_window_bits=8/);
+          return true;
+        });
+      const cli = await connectLineByLine(['connect', `ws://127.0.0.1:${client8Server.port}/cli-client8`], []);
+      assert.equal(cli.code, 1, `exit 1: a 101 that fails the checks\n${cli.stderr}`);
+      assert.match(cli.stderr, /unacceptable permessage-deflate response \(client_max_window_bits=8: .*\): permessage-deflate; client_max_window_bits=8/);
+      assert.equal(cli.stdout, '');
+      // Python saw each connection end without a WebSocket close: the client dropped TCP, as §7.1.7 says.
+      for (const path of ['/lib-client8', '/cli-client8']) {
+        const seen = await client8Server.closed(path);
+        assert.equal(seen.agreed, 'permessage-deflate; client_max_window_bits=8');
+        assert.equal(seen.code, 1006, `${path}: no Close frame`);
+        assert.deepEqual(seen.plain, []);
+      }
     });
 
     it('switchyard connect --verbose shows the agreed extension and the deflated sizes; --no-deflate offers none', { timeout: 120_000 }, async (t) => {
@@ -581,6 +651,7 @@ describe('permessage-deflate (RFC 7692) with independent peers', () => {
         const row = rows[0]!;
         assert.equal(row.extensions, seen.extensions, 'the row shows what the browser agreed');
         // 128 KiB of compressible payload and 16 KiB of random bytes each way.
+        t.diagnostic(`chromium ${(await cdp.send<{ product: string }>('Browser.getVersion')).product}: 144 KiB each way, on the wire in ${row.bytesIn} B, out ${row.bytesOut} B`);
         assert.ok(row.bytesIn < 16_384 + 16_384 && row.bytesOut < 16_384 + 16_384, `compressed on the wire: in ${row.bytesIn} B, out ${row.bytesOut} B`);
         assert.ok(row.bytesIn > 16_384 && row.bytesOut > 16_384, 'the random bytes cannot shrink');
 

@@ -155,7 +155,10 @@ export function acceptDeflateResponse(extensions: readonly ParsedExtension[]): D
   };
 }
 
-/** The agreed parameters as one line, e.g. for the connection table: `permessage-deflate server_max_window_bits=12`. */
+/**
+ * The agreed parameters as one line, in full (both window bits, even at their default of 15), e.g. for
+ * the connection table: `permessage-deflate; server_max_window_bits=12; client_max_window_bits=12`.
+ */
 export function describeDeflate(params: DeflateParams): string {
   const parts = [PERMESSAGE_DEFLATE];
   if (params.serverNoContextTakeover) parts.push('server_no_context_takeover');

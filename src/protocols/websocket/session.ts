@@ -82,7 +82,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   static readonly CLOSED = ReadyState.CLOSED;
 
   readonly protocol: string;
-  /** The extensions agreed in the handshake, as the 101 said them (`permessage-deflate; ...`), or ''. */
+  /**
+   * The extensions agreed in the handshake, or ''. In full (`describeDeflate`): both window bits are
+   * listed even where the 101 left them out (absent means 15, RFC 7692 §7.1.2), so it may be longer than
+   * the header a browser's `extensions` reports.
+   */
   readonly extensions: string;
   readonly #socket: Duplex;
   /** Made on first use (see #wire): a connection that never exchanges a frame never pays for a codec. */
