@@ -30,7 +30,9 @@ stdout to the raw socket; the bytes that came with the 101 are printed first.
 
 At the end of stdin the client closes politely and keeps printing until the server has closed too:
 WebSocket sends Close 1000 and waits for the server's Close; --upgrade half-closes TCP (FIN) and waits
-for the server's FIN. So "echo hi | switchyard connect ws://127.0.0.1:8080/echo" prints "hi".
+for the server's FIN. So "echo hi | switchyard connect ws://127.0.0.1:8080/echo" prints "hi". (switchyard
+answers every message it read before our Close; other servers, such as Python's websockets, may answer
+the Close first and drop echoes still queued, which RFC 6455 §5.5.1 allows.)
 
 wss:// and https:// run the same over TLS: the server's certificate is verified against Node's default
 CAs (or --cacert FILE) and its name must match the URL's host; SNI carries the host name. Without --http2
