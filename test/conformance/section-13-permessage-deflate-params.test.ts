@@ -11,11 +11,13 @@
  *   13.7 three offers in one header, 13.5's, 13.2's, 13.1's, in that order of preference.
  *
  * Where our server deliberately differs from what Autobahn expects: Autobahn expects a server to accept
- * server_max_window_bits=8. Ours declines any offer that demands it (RFC 7692 §7.1.2.1 lets a server
- * decline an offer it cannot honour): zlib's raw deflate cannot compress within an 8-bit window (asked
- * for 8 it silently uses 9, whose matches may reach 512 bytes back, past what the client's 8-bit
- * inflater holds). So 13.3 and 13.5 assert OUR behaviour, no extension: every message then goes both
- * ways uncompressed; and 13.7 gets its second offer (13.2's), as §5.1 says the first acceptable one wins.
+ * server_max_window_bits=8. Ours declines any offer that demands it (RFC 7692 §7.1.2.1: "A server
+ * declines an extension negotiation offer with this parameter if the server doesn't support it"; §7:
+ * it MUST decline a configuration it does not support): zlib's raw deflate cannot compress within an
+ * 8-bit window (asked for 8 it silently uses 9, whose matches may reach 512 bytes back, past what the
+ * client's 8-bit inflater holds). So 13.3 and 13.5 assert OUR behaviour, no extension: every message
+ * then goes both ways uncompressed; and 13.7 gets its second offer (13.2's), the first acceptable one
+ * in the client's order of preference (§5.1).
  *
  * Then, beyond Autobahn: window sizes 8, 9 and 15 each way, offers in separate header lines, unknown
  * extensions beside ours, quoted values (RFC 6455 §9.1), offers the server must decline (unknown,
@@ -105,6 +107,7 @@ describe('beyond Autobahn 13: window sizes 8, 9 and 15 each way, and how offers 
     { name: 'two offers in two header lines, the first (window 8) declined', offers: ['permessage-deflate; server_max_window_bits=8', 'permessage-deflate; client_max_window_bits'], agreed: 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12' },
     { name: 'an unknown extension offered first is passed over', offers: ['x-webkit-deflate-frame, permessage-deflate; client_max_window_bits'], agreed: 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12' },
     { name: 'a quoted value (RFC 6455 §9.1: a token once unquoted)', offers: ['permessage-deflate; server_max_window_bits="10"'], agreed: 'permessage-deflate; server_max_window_bits=10' },
+    { name: 'empty list elements around the offer (RFC 9110 §5.6.1: ignored)', offers: [', permessage-deflate; server_max_window_bits=9 ,'], agreed: 'permessage-deflate; server_max_window_bits=9' },
   ];
   variants.forEach(({ name, offers, agreed, compress }, v) => {
     const id = `13.x.${v + 1}`;
@@ -132,6 +135,14 @@ describe('beyond Autobahn 13: window sizes 8, 9 and 15 each way, and how offers 
         assertCompressedFromThreshold(peer, THRESHOLD, '13.x.w');
       },
       expect: ALL_SIZES.map((message) => text(message)),
+      close: CLEAN_NORMAL,
+    }));
+    it('13.x.w1 server_max_window_bits=15 is answered with it (§7.1.2.1: an accepted offer\'s window is confirmed)', () => runCase(wideLab.port, {
+      id: '13.x.w1',
+      extensions: ['permessage-deflate; server_max_window_bits=15'],
+      agreed: 'permessage-deflate; server_max_window_bits=15',
+      run: (peer) => sendOneByOne(peer, OP.BINARY, ALL_SIZES.slice(0, 12)),
+      expect: ALL_SIZES.slice(0, 12).map((message) => binary(message)),
       close: CLEAN_NORMAL,
     }));
     it('13.x.w2 client_max_window_bits without a value is answered with no client parameter at 15 bits', () => runCase(wideLab.port, {
