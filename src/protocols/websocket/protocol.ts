@@ -366,15 +366,15 @@ export class WebSocketProtocol {
     return this.#message(Opcode.Binary, data);
   }
 
-  /** A whole message in one frame, compressed when the extension is on and it is long enough (§6). */
+  /** A whole message in one frame, compressed when the extension is on, it is long enough and deflate pays (§6). */
   #message(opcode: MessageKind, payload: Uint8Array): Uint8Array[] {
     const deflate = this.#deflate;
-    if (deflate === undefined || !deflate.shouldCompress(payload.length)) {
+    const compressed = deflate === undefined || !deflate.shouldCompress(payload.length) ? undefined : deflate.compress(payload);
+    if (compressed === undefined) {
       this.#lastWireBytes = payload.length;
       this.#lastCompressed = false;
       return this.#frame(opcode, payload, true);
     }
-    const compressed = deflate.compress(payload);
     this.#lastWireBytes = compressed.length;
     this.#lastCompressed = true;
     return this.#frame(opcode, compressed, true, true);

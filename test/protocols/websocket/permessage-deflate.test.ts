@@ -101,6 +101,26 @@ describe('RFC 7692 §7.2.3: the examples, sent byte for byte', () => {
   });
 });
 
+describe('what is worth compressing', () => {
+  it('a large message whose start does not deflate goes out uncompressed, and stays out of the window', () => {
+    const server = new WebSocketProtocol({ role: 'server', deflate: setup({}, 64) });
+    const client = new WebSocketProtocol({ role: 'client', deflate: setup({}, 64) });
+    const random = randomBytes(64 * 1024);
+    const frames = concat(...server.sendBinary(random));
+    assert.equal(frames[0], 0x82, 'FIN, RSV1 clear, binary: sent as it is');
+    assert.equal(server.lastMessageCompressed, false);
+    assert.deepEqual(summarize(run([frames], { role: 'client' }, { protocol: client })), [{ type: 'binary', hex: toHex(random) }]);
+    // Compressible data is still compressed, and both windows agree afterwards (the random one is in neither).
+    const json = utf8('{"id":1,"name":"lab"} '.repeat(3000));
+    const packed = concat(...server.sendBinary(json));
+    assert.equal(packed[0], 0xc2, 'FIN, RSV1, binary');
+    assert.ok(packed.length < json.length / 10);
+    assert.deepEqual(summarize(run([packed], { role: 'client' }, { protocol: client })), [{ type: 'binary', hex: toHex(json) }]);
+    const again = concat(...server.sendText('{"id":1,"name":"lab"} '.repeat(10)));
+    assert.deepEqual(summarize(run([again], { role: 'client' }, { protocol: client })), [{ type: 'text', text: '{"id":1,"name":"lab"} '.repeat(10) }]);
+  });
+});
+
 describe('RSV1 rules (RFC 7692 §6, RFC 6455 §5.2)', () => {
   const server = { role: 'server', deflate: setup() } as const;
   const c = (spec: Parameters<typeof frame>[0]) => frame({ mask: MASK, ...spec });
