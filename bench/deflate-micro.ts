@@ -1,20 +1,21 @@
 /**
  * permessage-deflate's cost per message, in one process, without sockets: `node deflate-micro.js
- * [--budget-ms 200] [--rounds 3] [--sizes 32,128,512,1024,16384,65536] [--json]`.
+ * [--budget-ms 200] [--rounds 3] [--sizes 32,128,512,1024,16384,65536] [--json] [--blocking 1048576,16777216]`
+ * (built by `npx tsc -p bench/tsconfig.json` into .test-build-bench/bench/, or by `npm run build:test`).
  *
  * For each tuning (window bits, level, memLevel) and message size, a server-role PerMessageDeflate
  * (src/protocols/websocket/permessage-deflate.ts, the codec switchyard runs) compresses a stream of
  * distinct JSON-like messages (bench/ws-deflate-loop.ts's payloads) with context takeover, and a
  * client-role one inflates them, as the peer would; both are timed separately, after a warm-up, for
- * `budget-ms` each, in `rounds` interleaved rounds (median quoted). Printed: µs per compress, µs per inflate, compressed/plain bytes, and the same for
- * random bytes. A last row per size runs one persistent zlib stream per direction (what `ws` keeps per
+ * `budget-ms` each, in `rounds` interleaved rounds (median quoted). Printed: µs per compress, µs per
+ * inflate, compressed/plain bytes, and the same for random bytes. A last row per size runs one persistent zlib stream per direction (what `ws` keeps per
  * connection), driven synchronously, so the one-shot design's price (zlib set up per message, the window
  * handed over as a dictionary) is visible as the difference.
  */
 import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { PerMessageDeflate } from '../src/protocols/websocket/permessage-deflate.js';
-import { payloadPool } from './ws-deflate-loop.js';
+import { jsonPayload, payloadPool } from './ws-deflate-loop.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '32,128,512,1024,16384,65536' },
     rounds: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
+    blocking: { type: 'string' },
   },
 });
 const BUDGET_MS = Number(values['budget-ms']);
@@ -41,14 +43,15 @@ const TUNINGS: Tuning[] = [
   { name: 'persistent stream, 15 bits, L6, mem 8 (ws defaults)', bits: 15, level: 6, memLevel: 8, stream: true },
 ];
 
-interface Codec { compress(m: Uint8Array): Uint8Array; decompress(c: Uint8Array): Uint8Array }
+/** `compress` may answer undefined: the message goes out plain (the codec judged it would not shrink). */
+interface Codec { compress(m: Uint8Array): Uint8Array | undefined; decompress(c: Uint8Array): Uint8Array }
 
 function oneShot(t: Tuning): { server: Codec; client: Codec } {
   const params = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: t.bits, clientMaxWindowBits: t.bits };
   const make = (role: 'server' | 'client'): Codec => {
-    const codec = new PerMessageDeflate({ params, level: t.level, memLevel: t.memLevel, thresholdBytes: 0 }, role);
+    const codec = new PerMessageDeflate({ params, level: t.level, memLevel: t.memLevel, thresholdBytes: 0, maxBytes: Number.MAX_SAFE_INTEGER }, role);
     return {
-      compress: (m) => codec.compress(m),
+      compress: (m): Uint8Array | undefined => codec.compress(m),
       decompress: (c) => { const out = codec.decompress(c, 1 << 26); if (!(out instanceof Uint8Array)) throw out; return out; },
     };
   };
@@ -100,8 +103,9 @@ function measureCell(t: Tuning, size: number, kind: 'json' | 'random'): Cell {
   const { server, client } = t.stream ? persistent(t) : oneShot(t);
   // Warm up (fills the windows; lets V8 optimise), then compress for the budget, keeping the output.
   let i = 0;
-  for (; i < pool.length; i++) client.decompress(server.compress(pool[i % pool.length]!));
-  const compressed: Uint8Array[] = [];
+  for (; i < pool.length; i++) { const c = server.compress(pool[i % pool.length]!); if (c !== undefined) client.decompress(c); }
+  // undefined: sent plain, nothing for the peer to inflate.
+  const compressed: Array<Uint8Array | undefined> = [];
   let plain = 0;
   let wire = 0;
   let started = performance.now();
@@ -111,7 +115,7 @@ function measureCell(t: Tuning, size: number, kind: 'json' | 'random'): Cell {
       const c = server.compress(m);
       compressed.push(c);
       plain += m.length;
-      wire += c.length;
+      wire += (c ?? m).length;
     }
   }
   const compressUs = ((performance.now() - started) * 1000) / compressed.length;
@@ -119,12 +123,46 @@ function measureCell(t: Tuning, size: number, kind: 'json' | 'random'): Cell {
   const first = i - compressed.length;
   started = performance.now();
   for (let k = 0; k < compressed.length; k++) {
-    const out = client.decompress(compressed[k]!);
+    const c = compressed[k];
+    if (c === undefined) continue;
+    const out = client.decompress(c);
     if (out.length !== size) throw new Error(`${t.name}: inflated ${out.length} bytes, expected ${size}`);
     if (k === 0 && Buffer.compare(out, pool[first % pool.length]!) !== 0) throw new Error(`${t.name}: wrong bytes`);
   }
   const inflateUs = ((performance.now() - started) * 1000) / compressed.length;
   return { tuning: t.name, size, payload: kind, compressUs, inflateUs, ratio: wire / plain };
+}
+
+/**
+ * `--blocking 1048576,16777216`: how long one large message holds the main thread (compress, then the
+ * peer's inflate), with the defaults, the ms a synchronous zlib call keeps every other connection waiting.
+ * The message is distinct 64 KiB JSON-like pieces joined.
+ */
+if (values.blocking !== undefined) {
+  const t = TUNINGS[0]!;
+  console.log(`one message, ${t.name}: ms on the main thread (median of 5)`);
+  for (const size of values.blocking.split(',').map(Number)) {
+    // Distinct 64 KiB pieces (one seed each), joined.
+    const message = Buffer.concat(Array.from({ length: Math.ceil(size / 65536) }, (_, i) => jsonPayload(65536, i + 1))).subarray(0, size);
+    const compressMs: number[] = [];
+    const inflateMs: number[] = [];
+    let ratio = 0;
+    for (let r = 0; r < 5; r++) {
+      const { server, client } = oneShot(t);
+      let at = performance.now();
+      const c = server.compress(message);
+      compressMs.push(performance.now() - at);
+      if (c === undefined) throw new Error('the codec declined to compress a JSON message');
+      at = performance.now();
+      const out = client.decompress(c);
+      inflateMs.push(performance.now() - at);
+      if (out.length !== size) throw new Error('size');
+      ratio = c.length / size;
+    }
+    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[2]!;
+    console.log(`${size} B: compress ${med(compressMs).toFixed(1)} ms, inflate ${med(inflateMs).toFixed(1)} ms, wire/plain ${ratio.toFixed(3)}`);
+  }
+  process.exit(0);
 }
 
 const ROUNDS = Number(values.rounds);

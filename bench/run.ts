@@ -470,9 +470,9 @@ async function main(): Promise<void> {
       }
       const memoryLog = join(tmpdir(), `switchyard-bench-memory-${process.pid}.jsonl`);
       /** The target's memoryUsage() from its last SIGUSR2: heap (V8's heapTotal) and the rest of RSS (native). */
-      const lastMemory = (): { heap: number; native: number } => {
+      const lastMemory = (): { rss: number; heap: number; native: number } => {
         const m = JSON.parse(readFileSync(memoryLog, 'utf8').trim().split('\n').pop()!) as { rss: number; heapTotal: number };
-        return { heap: m.heapTotal, native: m.rss - m.heapTotal };
+        return { rss: m.rss, heap: m.heapTotal, native: m.rss - m.heapTotal };
       };
       const split = (m: { heap: number; native: number }): string => `heap ${MB(m.heap)} + native ${MB(m.native)}`;
       for (const [name, kind, limits] of sides) {
@@ -480,18 +480,22 @@ async function main(): Promise<void> {
         try {
           const before = await settledRss(target);
           const beforeSplit = lastMemory();
+          // Mid-load, a collection and a memoryUsage() sample: what the active connections hold, garbage aside.
+          const midLoad = setTimeout(() => target.child.kill('SIGUSR2'), 1000 + PRESSURE_SECONDS * 600);
           const m = await measure(target, 'ws-deflate-echo', { seconds: PRESSURE_SECONDS, connections: PRESSURE_CONNECTIONS, size: 16384, window: 2, payload: 'json' }, false);
+          clearTimeout(midLoad);
+          const duringSplit = lastMemory();
           const after = await settledRss(target);
           await new Promise((r) => setTimeout(r, SETTLE_SECONDS * 1000));
           const settled = await settledRss(target);
           const settledSplit = lastMemory();
-          console.log(`deflate pressure, ${name}: before ${split(beforeSplit)}; settled ${split(settledSplit)}`);
+          console.log(`deflate pressure, ${name}: before ${split(beforeSplit)}; mid-load, collected ${split(duringSplit)}; settled ${split(settledSplit)}`);
           const perConn = (m.serverRssPeak - before) / PRESSURE_CONNECTIONS;
           rows.push({
             scenario: `deflate pressure ${PRESSURE_CONNECTIONS} × 16 KiB`, target: name, metric: 'B/conn', value: perConn, unit: 'B RSS/active conn',
             serverBusy: m.serverBusy, clientBusy: m.clientBusy, errors: m.result.errors ?? 0, serverRssPeak: m.serverRssPeak,
-            medians: { ...m.result, before, after, settled, heapBefore: beforeSplit.heap, nativeBefore: beforeSplit.native, heapSettled: settledSplit.heap, nativeSettled: settledSplit.native },
-            note: `before ${MB(before)}, peak ${MB(m.serverRssPeak)}, after close ${MB(after)}, settled ${MB(settled)}; ${Math.round(m.result.operations! / m.result.seconds!)} msg/s; wire s→c ${m.result.deflate ? (m.result.wireIn! / m.result.bytes!).toFixed(3) : '1'}`,
+            medians: { ...m.result, before, after, settled, heapBefore: beforeSplit.heap, nativeBefore: beforeSplit.native, heapDuring: duringSplit.heap, nativeDuring: duringSplit.native, heapSettled: settledSplit.heap, nativeSettled: settledSplit.native },
+            note: `before ${MB(before)}, peak ${MB(m.serverRssPeak)}, mid-load collected ${MB(duringSplit.rss)} (${((duringSplit.rss - before) / PRESSURE_CONNECTIONS / 1000).toFixed(1)} KB/conn), after close ${MB(after)}, settled ${MB(settled)}; ${Math.round(m.result.operations! / m.result.seconds!)} msg/s; wire s→c ${m.result.deflate ? (m.result.wireIn! / m.result.bytes!).toFixed(3) : '1'}`,
           });
           ratios.push({ what: `deflate pressure: ${name}, RSS left after the load (settled − before)`, ratio: (settled - before) / 1e6, unit: 'MB' });
         } finally {

@@ -130,7 +130,7 @@ export async function openDeflate(port: number, offer = true): Promise<DeflateCo
 
 /** The client's own compression: level 1, memLevel 8, every message compressed (browsers have no threshold). */
 export function clientSetup(params: DeflateSetup['params']): DeflateSetup {
-  return { params, level: 1, memLevel: 8, thresholdBytes: 0 };
+  return { params, level: 1, memLevel: 8, thresholdBytes: 0, maxBytes: Number.MAX_SAFE_INTEGER };
 }
 
 const MASK = Buffer.from([0x12, 0x34, 0x56, 0x78]);
@@ -184,9 +184,10 @@ export class OutgoingFrames {
         this.#frames.push(clientFrame(this.#opcode, payload, false));
         this.#wire.push(payload.length);
       } else {
-        const compressed = this.#codec.compress(payload);
-        this.#frames.push(clientFrame(this.#opcode, compressed, true));
-        this.#wire.push(compressed.length);
+        // The codec may decline a message that would not shrink (then it goes out plain, RSV1 clear).
+        const compressed: Uint8Array | undefined = this.#codec.compress(payload);
+        this.#frames.push(clientFrame(this.#opcode, compressed ?? payload, compressed !== undefined));
+        this.#wire.push((compressed ?? payload).length);
       }
     }
     return this.#frames[at]!;

@@ -39,6 +39,11 @@ export interface Limits {
   readonly webSocketDeflateLevel: number;
   readonly webSocketDeflateMemLevel: number;
   readonly webSocketDeflateThresholdBytes: number;
+  /**
+   * The largest message sent compressed; larger ones go out as they are. zlib runs synchronously on the
+   * main thread, so this bounds how long one compression holds every connection (1 MiB: about 6 ms).
+   */
+  readonly webSocketDeflateMaxMessageBytes: number;
   /** Bytes queued to a slow reader before broadcast protocols drop it (1008/1013). */
   readonly outboundQueueBytes: number;
   /** Graceful shutdown deadline; what is still open afterwards is destroyed and logged. */
@@ -98,6 +103,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   webSocketDeflateLevel: 1,
   webSocketDeflateMemLevel: 8,
   webSocketDeflateThresholdBytes: 64,
+  webSocketDeflateMaxMessageBytes: 1024 * 1024,
   outboundQueueBytes: 4 * 1024 * 1024,
   shutdownTimeoutMs: 5_000,
   tlsHandshakeTimeoutMs: 10_000,

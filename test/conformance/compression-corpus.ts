@@ -188,13 +188,14 @@ export async function sendOneByOne(peer: Peer, opcode: number, messages: readonl
  */
 /**
  * The server's documented rule beyond the threshold (docs/websocket.md): a message of 16 KiB or more whose
- * first 4 KiB deflate (zlib level 1, memLevel 8, its window, no dictionary, sync flush) to 95 % or more of
- * themselves is sent uncompressed. Recomputed here with node:zlib from the echoed bytes.
+ * first 1 KiB deflate (zlib level 1, memLevel 8, its window, no dictionary, sync flush) to 95 % or more of
+ * themselves is sent uncompressed, and so is one over 1 MiB. Recomputed here with node:zlib from the echoed bytes.
  */
 function worthDeflating(data: Uint8Array, windowBits: number): boolean {
+  if (data.length > 1024 * 1024) return false; // over webSocketDeflateMaxMessageBytes
   if (data.length < 16 * 1024) return true;
-  const probe = deflateRawSync(data.subarray(0, 4096), { level: 1, memLevel: 8, windowBits, finishFlush: constants.Z_SYNC_FLUSH });
-  return probe.length < 4096 * 0.95;
+  const probe = deflateRawSync(data.subarray(0, 1024), { level: 1, memLevel: 8, windowBits, finishFlush: constants.Z_SYNC_FLUSH });
+  return probe.length < 1024 * 0.95;
 }
 
 export function assertCompressedFromThreshold(peer: Peer, thresholdBytes: number, id: string): void {

@@ -29,6 +29,8 @@ export interface DeflateOptions {
   readonly memLevel?: number;
   /** Messages shorter than this go out uncompressed. */
   readonly thresholdBytes?: number;
+  /** Messages longer than this go out uncompressed (zlib runs on the event loop). */
+  readonly maxMessageBytes?: number;
 }
 
 export interface WebSocketEndpoint {
@@ -68,6 +70,7 @@ export function deflatePolicy(limits: Limits, options: DeflateOptions = {}): (De
     level: options.level ?? limits.webSocketDeflateLevel,
     memLevel: options.memLevel ?? limits.webSocketDeflateMemLevel,
     thresholdBytes: options.thresholdBytes ?? limits.webSocketDeflateThresholdBytes,
+    maxBytes: options.maxMessageBytes ?? limits.webSocketDeflateMaxMessageBytes,
   };
   const check = (name: string, value: number, low: number, high: number): void => {
     if (!Number.isInteger(value) || value < low || value > high) throw new UsageError('ERR_INVALID_DEFLATE_OPTION', `permessage-deflate ${name} must be ${low}..${high}, got ${value}`);
@@ -78,12 +81,13 @@ export function deflatePolicy(limits: Limits, options: DeflateOptions = {}): (De
   check('level', policy.level, 0, 9);
   check('memLevel', policy.memLevel, 1, 9);
   check('threshold', policy.thresholdBytes, 0, Number.MAX_SAFE_INTEGER);
+  check('max message bytes', policy.maxBytes, 0, Number.MAX_SAFE_INTEGER);
   return policy;
 }
 
 function setupFor(params: DeflateParams | undefined, tuning: DeflateTuning | undefined): DeflateSetup | undefined {
   if (params === undefined || tuning === undefined) return undefined;
-  return { params, level: tuning.level, memLevel: tuning.memLevel, thresholdBytes: tuning.thresholdBytes };
+  return { params, level: tuning.level, memLevel: tuning.memLevel, thresholdBytes: tuning.thresholdBytes, maxBytes: tuning.maxBytes };
 }
 
 export function createWebSocketProtocol(options: WebSocketPluginOptions): ProtocolHandler<WebSocketState> & { readonly paths: readonly string[] } {

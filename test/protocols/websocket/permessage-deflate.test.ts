@@ -14,7 +14,7 @@ import { WebSocketProtocol } from '../../../src/protocols/websocket/protocol.js'
 import { MASK, concat, frame, hex, run, splitPlan, summarize, toHex, utf8 } from './wire.js';
 
 const TAKEOVER: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
-const setup = (params: Partial<DeflateParams> = {}, thresholdBytes = 0): DeflateSetup => ({ params: { ...TAKEOVER, ...params }, level: 6, memLevel: 8, thresholdBytes });
+const setup = (params: Partial<DeflateParams> = {}, thresholdBytes = 0, maxBytes = 1 << 20): DeflateSetup => ({ params: { ...TAKEOVER, ...params }, level: 6, memLevel: 8, thresholdBytes, maxBytes });
 const TEXT = 1;
 const BINARY = 2;
 const CONT = 0;
@@ -118,6 +118,22 @@ describe('what is worth compressing', () => {
     assert.deepEqual(summarize(run([packed], { role: 'client' }, { protocol: client })), [{ type: 'binary', hex: toHex(json) }]);
     const again = concat(...server.sendText('{"id":1,"name":"lab"} '.repeat(10)));
     assert.deepEqual(summarize(run([again], { role: 'client' }, { protocol: client })), [{ type: 'text', text: '{"id":1,"name":"lab"} '.repeat(10) }]);
+  });
+});
+
+describe('what compression costs the rest of the process', () => {
+  it('a message over maxBytes goes out uncompressed: no zlib call holds the event loop for long', () => {
+    const server = new WebSocketProtocol({ role: 'server', deflate: setup({}, 64, 1 << 20) });
+    const big = new Uint8Array((1 << 20) + 1).fill(0x61);
+    assert.equal(concat(...server.sendBinary(big))[0], 0x82, 'over 1 MiB: RSV1 clear');
+    assert.equal(concat(...server.sendBinary(big.subarray(1)))[0], 0xc2, 'exactly 1 MiB: compressed');
+  });
+
+  it('a small inflated message owns its memory (not a slice of zlib\'s 16 KiB output chunk)', () => {
+    const codec = new PerMessageDeflate(setup(), 'server');
+    const out = codec.decompress(deflated(utf8('small message')), 1000) as Uint8Array;
+    assert.equal(Buffer.from(out).toString(), 'small message');
+    assert.ok(out.buffer.byteLength <= 8192, `backed by ${out.buffer.byteLength} bytes`);
   });
 });
 
