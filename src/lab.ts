@@ -6,6 +6,9 @@ import { type ExperimentalOptions, experimentalProtocols } from './protocols/exp
 import { chatEndpoint, echoEndpoint } from './protocols/websocket/endpoints.js';
 import { createWebSocketProtocol, type WebSocketEndpoint } from './protocols/websocket/plugin.js';
 import type { ProtocolHandler } from './registry/plugin.js';
+import type { RoomBroker } from './registry/broker/room-broker.js';
+import type { ClusterWorker } from './accept-loop/cluster-worker.js';
+import { installWorkerRoutes } from './lab/workers-routes.js';
 import { type ServerOptions, SwitchyardServer } from './server/server.js';
 
 export interface LabOptions extends ServerOptions {
@@ -15,6 +18,10 @@ export interface LabOptions extends ServerOptions {
   webSocketEndpoints?: Readonly<Record<string, WebSocketEndpoint>>;
   /** Configuration of the experimental protocols. */
   experimental?: ExperimentalOptions;
+  /** Carries the chat room beyond this process (cluster workers, Redis). Closed with the server. */
+  broker?: RoomBroker;
+  /** This lab is one worker of a `--workers` cluster: the table and `/_lab/workers` span every worker. */
+  cluster?: ClusterWorker;
 }
 
 /**
@@ -23,13 +30,13 @@ export interface LabOptions extends ServerOptions {
  * lab's pages. A plain GET on a WebSocket path gets 426.
  */
 export async function startLab(options: LabOptions = {}): Promise<SwitchyardServer> {
-  const { plugins = [], webSocketEndpoints = {}, experimental: given = {}, ...serverOptions } = options;
+  const { plugins = [], webSocketEndpoints = {}, experimental: given = {}, broker, cluster, ...serverOptions } = options;
   // One certificate serves both ways into TLS: the port's own (first byte 0x16) and RFC 2817's TLS/1.0.
   const experimental: ExperimentalOptions = given.tls === undefined && options.tls !== undefined
     ? { ...given, tls: { cert: options.tls.cert, key: options.tls.key } }
     : given;
   const limits = resolveLimits(options.limits);
-  const room = new ChatRoom(limits.outboundQueueBytes);
+  const room = new ChatRoom(limits.outboundQueueBytes, broker === undefined ? {} : { broker });
   let server: SwitchyardServer | undefined;
   const websocket = createWebSocketProtocol({
     endpoints: {
@@ -42,10 +49,15 @@ export async function startLab(options: LabOptions = {}): Promise<SwitchyardServ
   const protocols: ProtocolHandler<any>[] = [
     websocket, echoProtocol, ...experimentalProtocols(experimental, room), ...(options.protocols ?? []), ...plugins,
   ];
-  server = await SwitchyardServer.start({ ...serverOptions, protocols });
+  server = await SwitchyardServer.start({
+    ...serverOptions, protocols,
+    ...(cluster === undefined ? {} : { worker: { pid: cluster.pid, firstConnectionId: cluster.firstConnectionId } }),
+  });
+  if (broker !== undefined) server.onClose(async () => { room.close(); await broker.close(); });
   for (const path of websocket.paths) server.router.requireUpgrade(path, ['websocket']);
   // A browser or curl that GETs a tunnel's path learns what it takes instead of a bare 404.
   for (const name of Object.keys(experimental.tunnels ?? {})) server.router.requireUpgrade(`/tunnel/${name}`, ['tcp']);
   installLab(server, room);
+  installWorkerRoutes(server, room, cluster);
   return server;
 }

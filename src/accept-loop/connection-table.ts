@@ -167,6 +167,8 @@ export class ConnectionRecord implements ConnectionHooks {
   /** Where this row (and its streams) report trace events. */
   get events(): LabEvents | undefined { return this.#table.events; }
   get firstByte(): number | undefined { return this.#firstByte < 0 ? undefined : this.#firstByte; }
+  /** The pid of the worker that accepted this connection, in a `--workers` cluster. */
+  get worker(): number | undefined { return this.#table.worker; }
   get bytesIn(): number { return this.#socket.bytesRead; }
   get bytesOut(): number { return this.#socket.bytesWritten; }
 
@@ -248,6 +250,7 @@ export class ConnectionRecord implements ConnectionHooks {
     const tls = this.#tls;
     return {
       id: this.id,
+      ...(this.#table.worker === undefined ? {} : { worker: this.#table.worker }),
       transport: tls === undefined ? 'tcp' : 'tls',
       ...(this.#firstByte < 0 ? {} : { firstByte: `0x${this.#firstByte.toString(16).padStart(2, '0')}` }),
       ...(tls === undefined ? {} : { tls: { ...tls } }),
@@ -270,6 +273,8 @@ export class ConnectionRecord implements ConnectionHooks {
 
 export interface ConnectionSnapshot {
   id: number;
+  /** In a `--workers` cluster: the pid of the worker process that accepted the connection. */
+  worker?: number;
   /** As the client chose it on the front door: `tls` when its first byte began a TLS handshake. */
   transport: 'tcp' | 'tls';
   /** The byte that decided, as `0x16`, when the port serves TLS and cleartext and had to look. */
@@ -307,11 +312,16 @@ export class ConnectionTable {
   /** Where rows report closes and, as their connections' hooks, protocol trace events. */
   readonly events: LabEvents | undefined;
   readonly frontDoor: FrontDoorCounts = { http: 0, tls: 0, h2: 0, unknown: 0, tlsNotClientHello: 0, tlsHandshakeFailed: 0, tlsHandshakeTimeout: 0 };
+  /** The pid of the worker process this table belongs to, in a `--workers` cluster. */
+  readonly worker: number | undefined;
   #size = 0;
-  #nextId = 1;
+  #nextId: number;
 
-  constructor(events?: LabEvents) {
+  /** `firstId`: workers of a cluster number their rows from different bases, so ids stay unique across them. */
+  constructor(events?: LabEvents, options: { readonly worker?: number; readonly firstId?: number } = {}) {
     this.events = events;
+    this.worker = options.worker;
+    this.#nextId = options.firstId ?? 1;
   }
 
   get size(): number { return this.#size; }

@@ -1,8 +1,13 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
+import { runPrimary } from '../accept-loop/cluster-primary.js';
+import { ClusterWorker } from '../accept-loop/cluster-worker.js';
+import { ClusterBroker } from '../registry/broker/cluster-broker.js';
+import type { RoomBroker } from '../registry/broker/room-broker.js';
 import { UsageError } from '../errors.js';
-import { DEFAULT_LIMITS, type Limits } from '../limits.js';
+import { DEFAULT_LIMITS, type Limits, resolveLimits } from '../limits.js';
 import { startLab } from '../lab.js';
 import { type LoadedPlugin, loadPlugins, PluginErrorCode, pluginName, readPluginConfig } from '../plugins/load-plugin.js';
 import { mergePluginOptions } from '../plugins/plugin-options.js';
@@ -38,6 +43,9 @@ Options:
                            at start (valid 7 days, nothing written unless asked); prints its SHA-256
   --tls-export-cert FILE   with --tls-self-signed: write its certificate (PEM) there, for clients to trust
                            (curl --cacert FILE https://localhost:8080/)
+  --workers N              run N worker processes (0: one per core) that all accept on the one port, with
+                           node:cluster: the primary hands out connections; /connections and
+                           /_lab/workers answer for every worker, and the chat room spans them
   -h, --help               show this help
 
 Exit codes: 0 success, 1 runtime failure (port busy, a plugin failed to load or start),
@@ -61,6 +69,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       'tls-key': { type: 'string' },
       'tls-self-signed': { type: 'boolean', default: false },
       'tls-export-cert': { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -71,14 +80,32 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const limits = limitsFrom(values.limit!);
   const backlog = values.backlog === undefined ? undefined : parseCount('--backlog', values.backlog);
   const experimental: ExperimentalOptions = { tunnels: await usage(() => tunnelsFrom(values.tunnel!)) };
-  const tls = await tlsFrom(values['tls-cert'], values['tls-key'], values['tls-self-signed']!, values['tls-export-cert']);
+  const workers = values.workers === undefined ? undefined : parseCount('--workers', values.workers);
+  const worker = ClusterWorker.current();
+  // Every worker serves the same certificate: a self-signed one is made once, by the primary.
+  const tls = worker !== undefined && process.env[CLUSTER_TLS_CERT] !== undefined
+    ? inheritedTls()
+    : await tlsFrom(values['tls-cert'], values['tls-key'], values['tls-self-signed']!, values['tls-export-cert']);
   const plugins = await usage(() => pluginsFrom(values.plugin!, values['plugin-option']!, values['plugin-config']));
+  if (workers !== undefined && cluster.isPrimary) {
+    // Everything above was checked here first, so a usage error exits 2 once, not once per worker.
+    runPrimary({
+      workers, shutdownTimeoutMs: resolveLimits(limits).shutdownTimeoutMs,
+      print: (line) => process.stdout.write(line + '\n'),
+      log: (line) => process.stderr.write(line + '\n'),
+      ...(tls === undefined ? {} : { env: { [CLUSTER_TLS_CERT]: tls.cert, [CLUSTER_TLS_KEY]: tls.key, [CLUSTER_TLS_SELF_SIGNED]: tls.selfSigned ? '1' : '', [CLUSTER_TLS_EXPORTED]: tls.exportedTo ?? '' } }),
+    });
+    return;
+  }
+  const broker: RoomBroker | undefined = worker === undefined ? undefined : new ClusterBroker(worker);
   let server;
   try {
     server = await startLab({
       host: values.host!, port, experimental, plugins: plugins.map((p) => p.handler), limits,
       ...(backlog === undefined ? {} : { backlog }),
       ...(tls === undefined ? {} : { tls: { cert: tls.cert, key: tls.key } }),
+      ...(broker === undefined ? {} : { broker }),
+      ...(worker === undefined ? {} : { cluster: worker }),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -99,14 +126,33 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  process.stdout.write(`switchyard listening on ${server.url}\n`);
+  // A worker whose primary is gone has no one to hand it connections or relay its room: it leaves.
+  if (worker !== undefined) process.once('disconnect', () => stop('the primary went away'));
+  const banner = [`switchyard listening on ${server.url}`];
   if (tls !== undefined) {
-    process.stdout.write(`switchyard listening on ${server.secureUrl} (TLS and cleartext on the same port: each connection's first byte decides)\n`);
-    process.stdout.write(`tls: sha256 ${tls.fingerprint256}${tls.selfSigned ? ' (self-signed, made at start)' : ''}\n`);
-    if (tls.exportedTo !== undefined) process.stdout.write(`tls: certificate written to ${tls.exportedTo}\n`);
+    banner.push(`switchyard listening on ${server.secureUrl} (TLS and cleartext on the same port: each connection's first byte decides)`);
+    banner.push(`tls: sha256 ${tls.fingerprint256}${tls.selfSigned ? ' (self-signed, made at start)' : ''}`);
+    if (tls.exportedTo !== undefined) banner.push(`tls: certificate written to ${tls.exportedTo}`);
   }
-  process.stdout.write(`protocols: ${server.registry.list().map((p) => p.token).join(', ')}\n`);
-  for (const plugin of plugins) process.stdout.write(`plugin ${plugin.name}: ${plugin.handler.token} from ${plugin.file}\n`);
+  banner.push(`protocols: ${server.registry.list().map((p) => p.token).join(', ')}`);
+  for (const plugin of plugins) banner.push(`plugin ${plugin.name}: ${plugin.handler.token} from ${plugin.file}`);
+  // In a cluster the primary prints the banner once, when every worker listens.
+  if (worker !== undefined) worker.announceListening(banner);
+  else process.stdout.write(banner.map((line) => line + '\n').join(''));
+}
+
+const CLUSTER_TLS_CERT = 'SWITCHYARD_CLUSTER_TLS_CERT';
+const CLUSTER_TLS_KEY = 'SWITCHYARD_CLUSTER_TLS_KEY';
+const CLUSTER_TLS_SELF_SIGNED = 'SWITCHYARD_CLUSTER_TLS_SELF_SIGNED';
+const CLUSTER_TLS_EXPORTED = 'SWITCHYARD_CLUSTER_TLS_EXPORTED';
+
+/** The certificate the primary loaded or made, for a worker of its cluster. */
+function inheritedTls(): ServeTls {
+  const cert = process.env[CLUSTER_TLS_CERT]!;
+  return {
+    cert, key: process.env[CLUSTER_TLS_KEY]!, fingerprint256: new X509Certificate(cert).fingerprint256,
+    selfSigned: process.env[CLUSTER_TLS_SELF_SIGNED] === '1', exportedTo: process.env[CLUSTER_TLS_EXPORTED] || undefined,
+  };
 }
 
 function tunnelsFrom(specs: readonly string[]): Record<string, TunnelTarget> {

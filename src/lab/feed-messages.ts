@@ -23,6 +23,8 @@ export interface SelfIdentity {
   readonly http: '1.1' | '2';
   /** The HTTP/2 stream (RFC 8441) this identity is, when it is one stream of a shared connection. */
   readonly stream?: number;
+  /** In a `--workers` cluster: the pid of the worker process that accepted this connection. */
+  readonly worker?: number;
 }
 
 export type ConnectionRow = ConnectionSnapshot & { readonly self?: true };
@@ -43,5 +45,6 @@ export function identityOf(record: ConnectionRecord, stream?: number): SelfIdent
     remote: { address: fiveTuple.remoteAddress, port: fiveTuple.remotePort },
     http: record.http2 === undefined ? '1.1' : '2',
     ...(stream === undefined ? {} : { stream }),
+    ...(record.worker === undefined ? {} : { worker: record.worker }),
   };
 }

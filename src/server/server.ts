@@ -42,6 +42,11 @@ export interface ServerOptions {
    * certificate (chain) and key are PEM; `alpnProtocols` defaults to `['h2', 'http/1.1']`.
    */
   tls?: ServerTlsOptions;
+  /**
+   * This server is one worker of a `--workers` cluster: its rows carry `worker` (its pid) and their ids
+   * start at `firstConnectionId`, so the rows of every worker can be listed in one table.
+   */
+  worker?: { readonly pid: number; readonly firstConnectionId: number };
 }
 
 export interface ServerTlsOptions {
@@ -55,7 +60,7 @@ export class SwitchyardServer {
   readonly registry = new Registry();
   readonly router = new Router();
   readonly events = new LabEvents();
-  readonly table = new ConnectionTable(this.events);
+  readonly table: ConnectionTable;
   readonly #listener: Listener;
   readonly #shutdown = new AbortController();
   readonly #services: ConnectionServices;
@@ -63,8 +68,10 @@ export class SwitchyardServer {
   /** The listener's own address when it is a specific one: then it is every accepted socket's local end. */
   #localEndpoint: { address: string; port: number } | undefined;
   #closing: Promise<void> | undefined;
+  readonly #onClose: Array<() => Promise<void> | void> = [];
 
-  private constructor(listener: Listener, limits: Limits, frontDoorTls: FrontDoorTls | undefined) {
+  private constructor(listener: Listener, limits: Limits, frontDoorTls: FrontDoorTls | undefined, worker: ServerOptions['worker']) {
+    this.table = new ConnectionTable(this.events, worker === undefined ? {} : { worker: worker.pid, firstId: worker.firstConnectionId });
     this.#listener = listener;
     this.limits = limits;
     // Every upgraded connection listens for shutdown on this one signal: thousands of listeners are expected.
@@ -91,7 +98,7 @@ export class SwitchyardServer {
       { host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) },
       (error) => server?.events.report({ type: 'error', code: error.code ?? 'ERR_ACCEPT', message: `accept failed: ${error.message}` }),
     );
-    server = new SwitchyardServer(listener, limits, frontDoorTls);
+    server = new SwitchyardServer(listener, limits, frontDoorTls, options.worker);
     for (const handler of options.protocols ?? []) server.registry.register(handler);
     if (options.builtinRoutes !== false) installBuiltinRoutes(server.router, server.registry, server.table);
     server.#loop = server.#acceptLoop();
@@ -162,6 +169,9 @@ export class SwitchyardServer {
     return this.#closing;
   }
 
+  /** Run `cleanup` at the end of close(), once every connection is gone (a broker's sockets, say). */
+  onClose(cleanup: () => Promise<void> | void): void { this.#onClose.push(cleanup); }
+
   async #close(): Promise<void> {
     this.events.report({ type: 'shutdown', phase: 'stop accepting', live: this.table.size });
     const listenerClosed = this.#listener.close();
@@ -182,6 +192,7 @@ export class SwitchyardServer {
     await listenerClosed;
     await this.#loop;
     await this.registry.closeAll();
+    for (const cleanup of this.#onClose) await cleanup();
     this.#services.deadlines.stop();
     this.events.report({ type: 'shutdown', phase: 'closed', live: this.table.size });
   }

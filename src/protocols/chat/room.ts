@@ -6,7 +6,12 @@
  * Backpressure: broadcasting never waits for a slow member. Each member reports how many bytes it has
  * queued; one over `outboundQueueBytes` is removed and told why (WebSocket close 1013 "try again later"),
  * so one stalled reader cannot grow the server's memory or slow everyone else.
+ *
+ * Beyond this process: with a broker (the other workers of a cluster, or Redis) every message is also
+ * published for the other instances' members, and theirs are delivered here like local ones.
  */
+import type { BrokerStatus, RoomBroker } from '../../registry/broker/room-broker.js';
+
 export interface RoomMember {
   /** Shown to the others, e.g. the member's 5-tuple. */
   readonly name: string;
@@ -23,13 +28,31 @@ export interface ChatMessage {
   readonly time: number;
 }
 
+export interface ChatRoomOptions {
+  readonly broker?: RoomBroker;
+  /** The room's name on the broker (default `chat`). */
+  readonly name?: string;
+}
+
 export class ChatRoom {
   readonly #members = new Set<RoomMember>();
   readonly #maxQueuedBytes: number;
+  readonly #broker: RoomBroker | undefined;
+  readonly #name: string;
+  readonly #unsubscribe: (() => void) | undefined;
 
-  constructor(maxQueuedBytes: number) {
+  constructor(maxQueuedBytes: number, options: ChatRoomOptions = {}) {
     this.#maxQueuedBytes = maxQueuedBytes;
+    this.#broker = options.broker;
+    this.#name = options.name ?? 'chat';
+    this.#unsubscribe = this.#broker?.subscribe(this.#name, (message) => this.#deliver(undefined, message));
   }
+
+  /** The broker's state, when the room spans instances. */
+  brokerStatus(): BrokerStatus | undefined { return this.#broker?.status(); }
+
+  /** Stop hearing other instances (the broker itself belongs to whoever made it). */
+  close(): void { this.#unsubscribe?.(); }
 
   get size(): number { return this.#members.size; }
   names(): string[] { return [...this.#members].map((m) => m.name); }
@@ -39,9 +62,14 @@ export class ChatRoom {
     return () => { this.#members.delete(member); };
   }
 
-  /** Deliver to every member except the sender. */
+  /** Deliver to every member except the sender, here and, through the broker, on the other instances. */
   broadcast(from: RoomMember, text: string): void {
     const message: ChatMessage = { from: from.name, text, time: Date.now() };
+    this.#deliver(from, message);
+    this.#broker?.publish(this.#name, message);
+  }
+
+  #deliver(from: RoomMember | undefined, message: ChatMessage): void {
     for (const member of this.#members) {
       if (member === from) continue;
       if (member.queuedBytes > this.#maxQueuedBytes) {
