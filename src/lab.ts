@@ -42,7 +42,7 @@ export async function startLab(options: LabOptions = {}): Promise<SwitchyardServ
     endpoints: {
       '/echo': echoEndpoint(),
       '/chat': chatEndpoint(room),
-      ...labEndpoints(() => server!),
+      ...labEndpoints(() => server!, room),
       ...webSocketEndpoints,
     },
   });

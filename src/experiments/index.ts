@@ -8,9 +8,10 @@ import { pureWebSocket } from './pure-websocket.js';
 import { secondClient } from './second-client.js';
 import { sharePort } from './share-port.js';
 import { tlsSamePort } from './tls-same-port.js';
+import { workers } from './workers.js';
 
 /** Every experiment, in the order the guide tells the story (docs/guide.md). */
-export const EXPERIMENTS: readonly Experiment[] = [sharePort, earlyBytes, secondClient, acceptQueue, pureWebSocket, otherProtocol, tlsSamePort, oneConnection, deflate];
+export const EXPERIMENTS: readonly Experiment[] = [sharePort, earlyBytes, secondClient, acceptQueue, pureWebSocket, otherProtocol, tlsSamePort, oneConnection, deflate, workers];
 
 export function findExperiment(name: string): Experiment | undefined {
   return EXPERIMENTS.find((experiment) => experiment.name === name);

@@ -68,6 +68,7 @@ tr.stream.stream-closed { opacity: .5; }
 #protocols li { margin-bottom: 4px; }
 #protocols .desc { color: var(--muted); }
 #chat-status { margin: 0 0 6px; color: var(--muted); font-size: 12.5px; }
+.broker { margin: 0 0 6px; font-size: 12.5px; } .broker.down { color: #a40000; font-weight: 600; }
 #chat-log { list-style: none; margin: 0 0 8px; padding: 6px; height: 220px; overflow: auto; border: 1px solid var(--line); border-radius: 6px; background: #fafbfc; }
 #chat-log li { margin-bottom: 3px; word-wrap: break-word; }
 #chat-log .from { font-weight: 600; margin-right: 6px; }
@@ -165,7 +166,7 @@ const SCRIPT = String.raw`
   function fromSnapshot(row, time) {
     return { id: row.id, fiveTuple: row.fiveTuple, state: row.state, protocol: row.protocol, requests: row.requests,
       bytesIn: row.bytesIn, bytesOut: row.bytesOut, acceptedAt: time - row.ageMs, closedAt: null,
-      transport: row.transport || 'tcp', firstByte: row.firstByte || null, tls: row.tls || null, extensions: row.extensions || null,
+      transport: row.transport || 'tcp', firstByte: row.firstByte || null, tls: row.tls || null, extensions: row.extensions || null, worker: row.worker || null,
       http: row.http || '1.1', streams: (row.streams || []).map(function (s) {
         return { id: s.id, method: s.method, path: s.path, protocol: s.protocol, extensions: s.extensions || null, state: s.state, status: s.status,
           bytesIn: s.bytesIn, bytesOut: s.bytesOut, closeReason: s.closeReason || null };
@@ -177,6 +178,7 @@ const SCRIPT = String.raw`
     msg.connections.forEach(function (row) { lab.rows.set(row.id, fromSnapshot(row, msg.time)); lab.closed.delete(row.id); });
     lab.total = msg.total;
     lab.protocols = msg.protocols;
+    lab.broker = msg.broker || null;
     render();
   }
   function applyEvent(e) {
@@ -282,6 +284,14 @@ const SCRIPT = String.raw`
       ' — one passive socket; every accept() returns a new connected one';
     var me = lab.chat ? splitTuple(lab.chat.fiveTuple).remote : null;
     $('chat-status').textContent = lab.chatState + (me && lab.chatState === 'open' ? ' as ' + me.host + ':' + me.port : '');
+    var broker = $('broker-status');
+    broker.hidden = !lab.broker;
+    if (lab.broker) {
+      var b = lab.broker;
+      broker.className = b.connected ? 'broker up' : 'broker down';
+      broker.textContent = 'room spans instances via ' + b.kind + ' (' + b.target + '): ' + (b.connected ? 'connected' : 'DOWN, local delivery only' + (b.lastError ? ': ' + b.lastError : '')) +
+        ' · published ' + b.published + ', received ' + b.received + ', dropped ' + b.dropped;
+    }
   }
   function findRow(tuple) {
     var found = null;
@@ -375,6 +385,7 @@ const SCRIPT = String.raw`
         if (row.tls.sni) how.push('SNI ' + row.tls.sni);
       }
       if (row.http === '2') how.push('h2' + (row.transport === 'tls' ? '' : ' (prior knowledge)'));
+      if (row.worker) how.push('worker ' + row.worker);
       if (how.length) transport.appendChild(el('small', 'how', ' ' + how.join(' · ')));
       transport.title = how.join('\n');
       cell(tr, 'tuple server', endpointNode(t.local));
@@ -598,6 +609,7 @@ const BODY = `
     <section id="chat-panel">
       <h2>Chat <small>WebSocket /chat, subprotocol superchat</small></h2>
       <p id="chat-status"></p>
+      <p id="broker-status" hidden></p>
       <ol id="chat-log"></ol>
       <form id="chat-form" autocomplete="off">
         <input id="chat-input" maxlength="2000" placeholder="say something to every other page" aria-label="chat message">

@@ -14,6 +14,7 @@
  *   and a fresh snapshot, then live events again. Memory per feed stays under the budget plus one message,
  *   and no event vanishes silently: each is either delivered or counted in a gap.
  */
+import type { BrokerStatus } from '../registry/broker/room-broker.js';
 import type { ConnectionRecord } from '../accept-loop/connection-table.js';
 import { fiveTupleKey } from '../accept-loop/five-tuple.js';
 import type { LabEvent } from '../accept-loop/lab-events.js';
@@ -40,6 +41,7 @@ const DEFAULTS = { snapshotIntervalMs: 1_000, maxSnapshotRows: 500, maxBatchEven
 export class EventFeed {
   readonly #getServer: () => SwitchyardServer;
   readonly #options: EventFeedOptions;
+  readonly #brokerStatus: () => BrokerStatus | undefined;
   readonly #subscribers = new Set<Subscriber>();
   /** 5-tuples of open feed connections, whose frame events are never streamed (see the top of this file). */
   readonly #feedKeys = new Set<string>();
@@ -48,9 +50,11 @@ export class EventFeed {
   #unsubscribe: (() => void) | undefined;
   #ticker: NodeJS.Timeout | undefined;
 
-  constructor(getServer: () => SwitchyardServer, options: EventFeedOptions = {}) {
+  /** `brokerStatus`: whether the chat room reaches other instances (a cluster's workers, Redis). */
+  constructor(getServer: () => SwitchyardServer, options: EventFeedOptions = {}, brokerStatus: () => BrokerStatus | undefined = () => undefined) {
     this.#getServer = getServer;
     this.#options = options;
+    this.#brokerStatus = brokerStatus;
   }
 
   get size(): number { return this.#subscribers.size; }
@@ -124,7 +128,8 @@ export class EventFeed {
     let chosen = records.length > max ? records.slice(-max) : records;
     if (self && records.length > max && !chosen.includes(self) && server.table.get(self.key) === self) chosen = [self, ...chosen.slice(1)];
     const connections: ConnectionRow[] = chosen.map((r) => (r === self ? { ...r.toJSON(now), self: true } : r.toJSON(now)));
-    return { type: 'snapshot', time: now, total: records.length, connections, protocols: server.registry.list() };
+    const broker = this.#brokerStatus();
+    return { type: 'snapshot', time: now, total: records.length, connections, protocols: server.registry.list(), ...(broker === undefined ? {} : { broker }) };
   }
 }
 

@@ -10,6 +10,7 @@
 import type { ConnectionRecord, ConnectionSnapshot } from '../accept-loop/connection-table.js';
 import type { LabEvent } from '../accept-loop/lab-events.js';
 import type { RegistryEntry } from '../registry/registry.js';
+import type { BrokerStatus } from '../registry/broker/room-broker.js';
 
 /** A connection's own 5-tuple, as the server saw it: what a client cannot learn from inside a browser. */
 export interface SelfIdentity {
@@ -31,7 +32,7 @@ export type ConnectionRow = ConnectionSnapshot & { readonly self?: true };
 
 export type FeedMessage =
   | { readonly type: 'hello'; readonly time: number; readonly self: SelfIdentity; readonly server: { readonly address: string; readonly port: number } }
-  | { readonly type: 'snapshot'; readonly time: number; readonly total: number; readonly connections: readonly ConnectionRow[]; readonly protocols: readonly RegistryEntry[] }
+  | { readonly type: 'snapshot'; readonly time: number; readonly total: number; readonly connections: readonly ConnectionRow[]; readonly protocols: readonly RegistryEntry[]; readonly broker?: BrokerStatus }
   | { readonly type: 'events'; readonly time: number; readonly events: readonly LabEvent[] }
   | { readonly type: 'gap'; readonly time: number; readonly dropped: number };
 

@@ -31,8 +31,8 @@ export function installLab(server: SwitchyardServer, _room: ChatRoom): void {
 }
 
 /** WebSocket endpoints the lab adds besides /echo and /chat: `/_lab/events`, the dashboard's live feed. */
-export function labEndpoints(getServer: () => SwitchyardServer): Record<string, WebSocketEndpoint> {
-  const feed = new EventFeed(getServer);
+export function labEndpoints(getServer: () => SwitchyardServer, room?: ChatRoom): Record<string, WebSocketEndpoint> {
+  const feed = new EventFeed(getServer, {}, () => room?.brokerStatus());
   return {
     '/_lab/events': {
       pingIntervalMs: FEED_PING_INTERVAL_MS,

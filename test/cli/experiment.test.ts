@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { run, STACK_TRACE } from '../helpers/cli.js';
 
-const NAMES = ['share-port', 'early-bytes', 'second-client', 'accept-queue', 'pure-websocket', 'other-protocol', 'tls-same-port', 'one-connection', 'deflate'];
+const NAMES = ['share-port', 'early-bytes', 'second-client', 'accept-queue', 'pure-websocket', 'other-protocol', 'tls-same-port', 'one-connection', 'deflate', 'workers'];
 
 /** The sections every experiment prints, in order; then exactly one conclusion, last. */
 function assertShape(name: string, stdout: string): string {
@@ -87,6 +87,15 @@ describe('switchyard experiment (CLI)', () => {
     assert.equal(new Set(frontDoor.map((row) => row.split(/\s+/)[3])).size, 4, 'four client endpoints');
     assert.match(result.stdout, /^ {2}#\d+ +https:\/\/ .* 0x16 → tls +tls +localhost +http\/1\.1 /m);
     assert.match(result.stdout, /first byte 0x47 -> http$/m);
+  });
+
+  it('workers: 20 connections on one port, accepted in turn by two worker processes, one table for both', async () => {
+    const result = await run(['experiment', 'workers']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(assertShape('workers', result.stdout), /^conclusion: the 20 connections were accepted by 2 processes \(worker 1: \d+, worker 2: \d+\)/);
+    const accepted = result.stdout.split('\n').filter((line) => /^ {2}\d+ +127\.0\.0\.1:\d+ +worker [12] \(pid \d+\) +#\d+$/.test(line));
+    assert.equal(accepted.length, 20);
+    assert.match(result.stdout, /lists 5 rows from 2 workers/);
   });
 
   it('deflate: the same messages compressed with and without context takeover and uncompressed, then a bomb stopped at the limit', async () => {

@@ -57,6 +57,7 @@ function normalise(line: string): string {
   return line
     .replace(/\b(\d{1,3}(?:\.\d{1,3}){3}):\d+\b/g, '$1:PORT')
     .replace(/\b\d+ ms\b/g, 'N ms')
+    .replace(/\bpids? \d+(?:, \d+)*/g, 'pid PID')
     .replace(/^(\s*[<>]?\s*)Date: .*$/i, '$1Date: DATE')
     .replace(/[A-Za-z0-9+/]{22}==|[A-Za-z0-9+/]{27}=/g, 'BASE64')
     .replace(/\s+/g, ' ')
