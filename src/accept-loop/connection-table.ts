@@ -38,6 +38,28 @@ export interface TlsDetails {
   alpn: string | null;
 }
 
+/**
+ * What a PROXY protocol header said about a connection a trusted proxy relayed: the row's 5-tuple becomes
+ * the client's as the proxy accepted it, and `hop` keeps the TCP connection this server accepted itself.
+ */
+export interface ProxiedDetails {
+  readonly version: 1 | 2;
+  /** The client's 5-tuple as the proxy received it; undefined for LOCAL (a health check) and UNKNOWN. */
+  readonly client: FiveTuple | undefined;
+  /** v2 TLVs worth showing: ALPN, authority (SNI), the TLS version the proxy terminated. */
+  readonly tlvs: Readonly<Record<string, string>>;
+}
+
+/** What a trusted HTTP proxy said in `Forwarded` / `X-Forwarded-For` about the client of the latest request. */
+export interface ForwardedDetails {
+  /** `address:port` or `address` (or an obfuscated identifier, RFC 7239 §6.3) of the client. */
+  readonly for: string;
+  readonly proto?: string;
+  readonly host?: string;
+  /** Which field said so. */
+  readonly field: 'Forwarded' | 'X-Forwarded-For';
+}
+
 /** Closed streams kept on a row after they end, newest last, so a learner still sees what a session carried. */
 const CLOSED_STREAMS_KEPT = 8;
 
@@ -99,6 +121,10 @@ export interface FrontDoorCounts {
   tlsHandshakeFailed: number;
   /** The ClientHello or the handshake did not complete within `tlsHandshakeTimeoutMs`. */
   tlsHandshakeTimeout: number;
+  /** PROXY protocol headers read from trusted proxies. */
+  proxied: number;
+  /** Connections closed for their PROXY header: missing, malformed, stalled, or sent by an untrusted peer. */
+  proxyRejected: number;
 }
 
 /** Milliseconds are kept relative to this, so a row's timestamp fits a small integer instead of a boxed number. */
@@ -130,6 +156,8 @@ export class ConnectionRecord implements ConnectionHooks {
   #tls: TlsDetails | undefined;
   #http2: Http2Details | undefined;
   #extensions: string | undefined;
+  #proxied: ProxiedDetails | undefined;
+  #forwarded: ForwardedDetails | undefined;
 
   constructor(id: number, ends: SharedEnds, remotePort: number, socket: Socket, now: number, table: ConnectionTable) {
     this.id = id;
@@ -140,10 +168,27 @@ export class ConnectionRecord implements ConnectionHooks {
     this.#table = table;
   }
 
+  /**
+   * The connection's 5-tuple as the lab shows it: the client's, as a trusted proxy reported it in a PROXY
+   * header, or else the one the kernel gave the accepted socket (`socketFiveTuple`).
+   */
   get fiveTuple(): FiveTuple {
+    return this.#proxied?.client ?? this.socketFiveTuple;
+  }
+
+  /** The TCP connection this server accepted (behind a proxy: the hop from the proxy). */
+  get socketFiveTuple(): FiveTuple {
     const ends = this.#ends;
     return { transport: 'tcp', localAddress: ends.localAddress, localPort: ends.localPort, remoteAddress: ends.remoteAddress, remotePort: this.#remotePort };
   }
+
+  get proxied(): ProxiedDetails | undefined { return this.#proxied; }
+
+  /** A trusted proxy's PROXY header was read: from now on the row speaks of its client. */
+  noteProxied(details: ProxiedDetails): void { this.#proxied = details; }
+
+  /** A trusted HTTP proxy named the client of the latest request. */
+  noteForwarded(details: ForwardedDetails | undefined): void { this.#forwarded = details; }
 
   /** `tcp 127.0.0.1:8080 127.0.0.1:53412`, as `ss -tn` prints it; built on demand (traces, snapshots). */
   get key(): string { return formatFiveTuple(this.fiveTuple); }
@@ -246,8 +291,9 @@ export class ConnectionRecord implements ConnectionHooks {
   shutdown(): void { this.#shutdown.run(); }
 
   toJSON(now = Date.now()): ConnectionSnapshot {
-    const ends = this.#ends;
+    const shown = this.fiveTuple;
     const tls = this.#tls;
+    const proxied = this.#proxied;
     return {
       id: this.id,
       ...(this.#table.worker === undefined ? {} : { worker: this.#table.worker }),
@@ -255,9 +301,16 @@ export class ConnectionRecord implements ConnectionHooks {
       ...(this.#firstByte < 0 ? {} : { firstByte: `0x${this.#firstByte.toString(16).padStart(2, '0')}` }),
       ...(tls === undefined ? {} : { tls: { ...tls } }),
       http: this.#http2 === undefined ? '1.1' : '2',
-      local: { address: ends.localAddress, port: ends.localPort },
-      remote: { address: ends.remoteAddress, port: this.#remotePort },
+      local: { address: shown.localAddress, port: shown.localPort },
+      remote: { address: shown.remoteAddress, port: shown.remotePort },
       fiveTuple: this.key,
+      ...(proxied === undefined ? {} : {
+        proxied: {
+          version: proxied.version, hop: formatFiveTuple(this.socketFiveTuple),
+          ...(proxied.client === undefined ? { local: true } : {}), ...(Object.keys(proxied.tlvs).length === 0 ? {} : { tlvs: proxied.tlvs }),
+        },
+      }),
+      ...(this.#forwarded === undefined ? {} : { forwarded: this.#forwarded }),
       state: this.#state,
       protocol: this.#protocol ?? null,
       ...(this.#extensions === undefined ? {} : { extensions: this.#extensions }),
@@ -285,6 +338,10 @@ export interface ConnectionSnapshot {
   local: { address: string; port: number };
   remote: { address: string; port: number };
   fiveTuple: string;
+  /** Relayed by a trusted proxy with a PROXY header: `fiveTuple` is the client's; `hop` the proxy's connection. */
+  proxied?: { version: 1 | 2; hop: string; local?: true; tlvs?: Readonly<Record<string, string>> };
+  /** The client as a trusted HTTP proxy named it (`Forwarded`, `X-Forwarded-For`) for the latest request. */
+  forwarded?: ForwardedDetails;
   state: ConnectionState;
   protocol: string | null;
   /** Extensions the upgraded protocol agreed on, e.g. `permessage-deflate; server_max_window_bits=12; ...`. */
@@ -311,7 +368,7 @@ export class ConnectionTable {
   readonly #byRemoteAddress = new Map<string, SharedEnds[]>();
   /** Where rows report closes and, as their connections' hooks, protocol trace events. */
   readonly events: LabEvents | undefined;
-  readonly frontDoor: FrontDoorCounts = { http: 0, tls: 0, h2: 0, unknown: 0, tlsNotClientHello: 0, tlsHandshakeFailed: 0, tlsHandshakeTimeout: 0 };
+  readonly frontDoor: FrontDoorCounts = { http: 0, tls: 0, h2: 0, unknown: 0, tlsNotClientHello: 0, tlsHandshakeFailed: 0, tlsHandshakeTimeout: 0, proxied: 0, proxyRejected: 0 };
   /** The pid of the worker process this table belongs to, in a `--workers` cluster. */
   readonly worker: number | undefined;
   #size = 0;
@@ -336,7 +393,7 @@ export class ConnectionTable {
   }
 
   remove(record: ConnectionRecord): void {
-    const tuple = record.fiveTuple;
+    const tuple = record.socketFiveTuple;
     const ends = this.#endsFor(tuple, false);
     if (ends === undefined || ends.byRemotePort.get(tuple.remotePort) !== record) return;
     ends.byRemotePort.delete(tuple.remotePort);

@@ -12,6 +12,12 @@
  *
  * The decisions are pure functions of the bytes (sniff.ts, tls/client-hello.ts); this file owns the socket
  * while they decide, and nothing is lost: what was read to decide is handed on to the reader chosen.
+ * Behind a trusted proxy (`--proxy-protocol`): before any of this, a connection from a trusted address
+ * must start with a PROXY protocol header (proxy-protocol.ts), read within `headersTimeoutMs`; the row
+ * then shows the client the header names, and sniffing starts on the bytes after it. A header from an
+ * untrusted address, or a missing, malformed or stalled one, closes the connection without a word (a
+ * proxy would not understand an HTTP answer), counted as `proxyRejected`.
+ *
  * Deadlines: a client that sends nothing within `headersTimeoutMs` gets the 408 HTTP's own header timeout
  * would give it; a TLS handshake not finished within `tlsHandshakeTimeoutMs` of its first byte is closed
  * and counted. Every failure costs its own connection only, and is counted in the table's `frontDoor`.
@@ -27,6 +33,8 @@ import { Http2Connection } from './http2-connection.js';
 import type { ConnectionServices } from './services.js';
 import { sniffTransport } from './sniff.js';
 import { ClientHelloReader } from './tls/client-hello.js';
+import { PROXY_V1_PREFIX, PROXY_V2_SIGNATURE, ProxyHeaderReader, type ProxyHeader } from './proxy-protocol.js';
+import { type FiveTuple, normaliseAddress } from './five-tuple.js';
 
 /** The server's side of TLS on the front door: its certificate and key, and the ALPN protocols it speaks. */
 export interface FrontDoorTls {
@@ -38,7 +46,7 @@ export interface FrontDoorTls {
 /** After a 400 to bytes we could not read, keep draining the peer this long so the answer is not lost to a reset. */
 const LINGER_MS = 2_000;
 
-type Phase = 'sniff' | 'client-hello' | 'handshake' | 'linger' | 'done';
+type Phase = 'proxy' | 'sniff' | 'client-hello' | 'handshake' | 'linger' | 'done';
 
 const kDoor = Symbol('switchyard.frontDoor');
 type SocketWithDoor = Socket & { [kDoor]?: FrontDoor | undefined };
@@ -55,6 +63,7 @@ export class FrontDoor implements Deadline {
   #received: Buffer[] = [];
   #receivedBytes = 0;
   #hello: ClientHelloReader | undefined;
+  #proxyHeader: ProxyHeaderReader | undefined;
   #details: TlsDetails | undefined;
   /** node:tls's socket while its handshake runs; from then on it, not the TCP socket, is what to destroy. */
   #secure: TLSSocket | undefined;
@@ -107,11 +116,17 @@ export class FrontDoor implements Deadline {
     socket.on('close', FrontDoor.#onClose);
     this.#record.onShutdown(FrontDoor.shutdown, this);
     this.#arm(this.#services.limits.headersTimeoutMs);
+    const proxy = this.#services.proxy;
+    if (proxy?.protocol === true && proxy.trusted.isTrusted(this.#record.socketFiveTuple.remoteAddress)) {
+      this.#phase = 'proxy';
+      this.#proxyHeader = new ProxyHeaderReader();
+    }
     socket.resume();
   }
 
   #receive(chunk: Buffer): void {
     if (this.#phase === 'linger' || this.#phase === 'done') return;
+    if (this.#phase === 'proxy') { this.#readProxyHeader(this.#proxyHeader!.receive(chunk)); return; }
     this.#received.push(chunk);
     this.#receivedBytes += chunk.length;
     if (this.#phase === 'sniff') {
@@ -121,9 +136,50 @@ export class FrontDoor implements Deadline {
     if (this.#phase === 'client-hello') this.#readHello(chunk);
   }
 
+  /** The PROXY header's verdict (a trusted peer's connection only): the client it names, or the door shut. */
+  #readProxyHeader(event: ReturnType<ProxyHeaderReader['receive']>): void {
+    if (event.type === 'need-data') return;
+    this.#proxyHeader = undefined;
+    const record = this.#record;
+    const { events, table } = this.#services;
+    if (event.type === 'error') {
+      this.#refuseProxy(`${event.code}: ${event.message}`);
+      return;
+    }
+    const { header, rest } = event;
+    const hop = record.key;
+    const client = clientOf(header, record.socketFiveTuple.localAddress);
+    record.noteProxied({ version: header.version, client, tlvs: shownTlvs(header) });
+    table.frontDoor.proxied++;
+    if (events.active) {
+      const how = client === undefined ? `${header.command === 'local' ? 'LOCAL (a health check)' : 'no addresses'}: the real connection stands` : `client ${record.key}`;
+      events.report({ type: 'proxy', id: record.id, fiveTuple: record.key, phase: 'accepted', detail: `v${header.version} from the hop ${hop}; ${how}` });
+    }
+    this.#phase = 'sniff';
+    if (rest.length > 0) {
+      this.#received = [Buffer.from(rest.buffer, rest.byteOffset, rest.length)];
+      this.#receivedBytes = rest.length;
+      this.#sniff();
+    }
+  }
+
+  #refuseProxy(reason: string): void {
+    const record = this.#record;
+    const { events, table } = this.#services;
+    table.frontDoor.proxyRejected++;
+    if (events.active) events.report({ type: 'proxy', id: record.id, fiveTuple: record.key, phase: 'refused', detail: reason });
+    this.#abandon(`PROXY header refused: ${reason}`);
+  }
+
   #sniff(): void {
     // The first chunk almost always decides; only a client writing byte by byte makes us join.
     const bytes = this.#received.length === 1 ? this.#received[0]! : Buffer.concat(this.#received, this.#receivedBytes);
+    // --proxy-protocol: only a trusted proxy may say who the client is; anyone else saying so is refused.
+    if (this.#services.proxy?.protocol === true) {
+      const looks = looksLikeProxyHeader(bytes);
+      if (looks === 'maybe') return;
+      if (looks === 'yes') { this.#refuseProxy(`a PROXY header from ${this.#record.socketFiveTuple.remoteAddress}, which is not a trusted proxy`); return; }
+    }
     const verdict = sniffTransport(bytes);
     if (verdict.kind === 'need-data') return;
     const firstByte = bytes[0]!;
@@ -305,6 +361,7 @@ export class FrontDoor implements Deadline {
 
   #receiveEnd(): void {
     if (this.#phase === 'linger' || this.#phase === 'done') return;
+    if (this.#phase === 'proxy') { this.#readProxyHeader(this.#proxyHeader!.receiveEnd()); return; }
     if (this.#phase === 'client-hello') this.#services.table.frontDoor.tlsHandshakeFailed++;
     this.#phase = 'done';
     this.#disarm();
@@ -317,6 +374,7 @@ export class FrontDoor implements Deadline {
     const phase = this.#phase;
     if (phase === 'done') return;
     if (phase === 'linger') { this.#phase = 'done'; this.#socket.destroy(); return; }
+    if (phase === 'proxy') { this.#refuseProxy(`no complete PROXY header within ${this.#services.limits.headersTimeoutMs} ms`); return; }
     if (phase === 'sniff' && this.#receivedBytes === 0) {
       // Nothing sent at all: exactly what HTTP's own header timeout would answer (RFC 9110 §15.5.9).
       this.#phase = 'linger';
@@ -362,4 +420,37 @@ export class FrontDoor implements Deadline {
     socket.off('close', FrontDoor.#onClose);
     socket[kDoor] = undefined;
   }
+}
+
+/** Whether the first bytes begin a PROXY header (v1 `PROXY `, v2's 12-byte signature), or might still. */
+function looksLikeProxyHeader(bytes: Uint8Array): 'yes' | 'no' | 'maybe' {
+  for (const signature of [PROXY_V1_PREFIX, PROXY_V2_SIGNATURE]) {
+    const n = Math.min(bytes.length, signature.length);
+    let same = true;
+    for (let i = 0; i < n && same; i++) same = bytes[i] === signature[i];
+    if (same) return n === signature.length ? 'yes' : 'maybe';
+  }
+  return 'no';
+}
+
+/** The client's 5-tuple as the proxy received it; undefined when the header names none (LOCAL, UNKNOWN, UNIX). */
+function clientOf(header: ProxyHeader, fallbackLocal: string): FiveTuple | undefined {
+  const { addresses } = header;
+  if (header.command === 'local' || (addresses.family !== 'inet' && addresses.family !== 'inet6')) return undefined;
+  return {
+    transport: 'tcp',
+    localAddress: normaliseAddress(addresses.destination.address) || fallbackLocal,
+    localPort: addresses.destination.port,
+    remoteAddress: normaliseAddress(addresses.source.address),
+    remotePort: addresses.source.port,
+  };
+}
+
+/** v2 TLVs a learner would want on the row: what the proxy saw of TLS and the requested host. */
+function shownTlvs(header: ProxyHeader): Record<string, string> {
+  const shown: Record<string, string> = {};
+  if (header.tlv.alpn !== undefined) shown.alpn = header.tlv.alpn;
+  if (header.tlv.authority !== undefined) shown.authority = header.tlv.authority;
+  if (header.tlv.ssl?.version !== undefined) shown.tls = header.tlv.ssl.version;
+  return shown;
 }

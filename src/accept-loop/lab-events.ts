@@ -11,6 +11,8 @@ export type LabEvent =
   | { type: 'refuse'; time: number; fiveTuple: string; reason: string }
   | { type: 'sniff'; time: number; id: number; fiveTuple: string; firstByte: number; decided: 'tls' | 'http' | 'h2' | 'unknown'; reason?: string }
   | { type: 'tls'; time: number; id: number; fiveTuple: string; phase: 'client-hello' | 'established' | 'failed'; detail: string }
+  /** A PROXY protocol header read (`fiveTuple` is then the client's, as the proxy saw it) or refused. */
+  | { type: 'proxy'; time: number; id: number; fiveTuple: string; phase: 'accepted' | 'refused'; detail: string }
   /** `stream` is set for a request on an HTTP/2 stream (`upgrade` then holds its `:protocol`, RFC 8441). */
   | { type: 'request'; time: number; id: number; fiveTuple: string; stream?: number; method: string; target: string; version: string; upgrade?: string }
   | { type: 'response'; time: number; id: number; fiveTuple: string; stream?: number; status: number; bytes: number }

@@ -5,6 +5,15 @@ import type { ConnectionTable } from './connection-table.js';
 import type { DeadlineWheel } from './deadline-wheel.js';
 import type { FrontDoorTls } from './front-door.js';
 import type { LabEvents } from './lab-events.js';
+import type { TrustedProxies } from './trusted-proxies.js';
+
+/** Proxies in front of the port (`--proxy-protocol`, `--trust-proxy`). */
+export interface ProxyTrust {
+  /** Connections from trusted addresses must begin with a PROXY protocol header (v1 or v2). */
+  readonly protocol: boolean;
+  /** Whose PROXY headers, and whose `Forwarded` / `X-Forwarded-For`, are believed. */
+  readonly trusted: TrustedProxies;
+}
 
 /** What a connection needs from the server that accepted it; one shared object, not per-connection copies. */
 export interface ConnectionServices {
@@ -20,4 +29,6 @@ export interface ConnectionServices {
   isShuttingDown(): boolean;
   /** Set when the port serves TLS beside cleartext: every connection's first byte then goes to the front door. */
   readonly frontDoorTls: FrontDoorTls | undefined;
+  /** Set when proxies in front are trusted for PROXY headers or forwarding fields. */
+  readonly proxy: ProxyTrust | undefined;
 }

@@ -5,6 +5,9 @@ import { parseArgs } from 'node:util';
 import { runPrimary } from '../accept-loop/cluster-primary.js';
 import { ClusterWorker } from '../accept-loop/cluster-worker.js';
 import { ClusterBroker } from '../registry/broker/cluster-broker.js';
+import { RedisBroker } from '../registry/broker/redis-broker.js';
+import { parseRedisUrl } from '../registry/broker/redis-url.js';
+import { parseTrustedProxies } from '../accept-loop/trusted-proxies.js';
 import type { RoomBroker } from '../registry/broker/room-broker.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits, resolveLimits } from '../limits.js';
@@ -46,6 +49,15 @@ Options:
   --workers N              run N worker processes (0: one per core) that all accept on the one port, with
                            node:cluster: the primary hands out connections; /connections and
                            /_lab/workers answer for every worker, and the chat room spans them
+  --broker redis://HOST:PORT[/DB]
+                           share the chat room (WebSocket /chat and lab-chat/1) with every instance using the
+                           same Redis (pub/sub); Redis down: local delivery goes on, remote messages are
+                           counted as dropped (/_lab/broker, the dashboard); it reconnects by itself
+  --proxy-protocol         connections from --trust-proxy addresses must begin with a PROXY protocol header
+                           (v1 or v2, HAProxy's specification); rows then show the client, the proxy as hop
+  --trust-proxy LIST       ADDR[/PREFIX],... of the proxies in front: their PROXY headers (with
+                           --proxy-protocol) and their Forwarded / X-Forwarded-For fields are believed;
+                           nobody else's are (docs/deploy.md)
   -h, --help               show this help
 
 Exit codes: 0 success, 1 runtime failure (port busy, a plugin failed to load or start),
@@ -70,6 +82,9 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       'tls-self-signed': { type: 'boolean', default: false },
       'tls-export-cert': { type: 'string' },
       workers: { type: 'string' },
+      broker: { type: 'string' },
+      'proxy-protocol': { type: 'boolean', default: false },
+      'trust-proxy': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -81,6 +96,9 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const backlog = values.backlog === undefined ? undefined : parseCount('--backlog', values.backlog);
   const experimental: ExperimentalOptions = { tunnels: await usage(() => tunnelsFrom(values.tunnel!)) };
   const workers = values.workers === undefined ? undefined : parseCount('--workers', values.workers);
+  if (values['proxy-protocol'] && values['trust-proxy'] === undefined) throw new CliError('--proxy-protocol needs --trust-proxy ADDR[/PREFIX],...: whose headers to believe');
+  const proxy = values['trust-proxy'] === undefined ? undefined : { protocol: values['proxy-protocol']!, trusted: await usage(() => parseTrustedProxies(values['trust-proxy']!)) };
+  const redis = values.broker === undefined ? undefined : await usage(() => parseRedisUrl(values.broker!));
   const worker = ClusterWorker.current();
   // Every worker serves the same certificate: a self-signed one is made once, by the primary.
   const tls = worker !== undefined && process.env[CLUSTER_TLS_CERT] !== undefined
@@ -97,7 +115,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     });
     return;
   }
-  const broker: RoomBroker | undefined = worker === undefined ? undefined : new ClusterBroker(worker);
+  // Redis reaches every instance, this machine's other workers included; without it a cluster relays itself.
+  const broker: RoomBroker | undefined = redis !== undefined ? new RedisBroker(redis) : worker === undefined ? undefined : new ClusterBroker(worker);
   let server;
   try {
     server = await startLab({
@@ -106,8 +125,10 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       ...(tls === undefined ? {} : { tls: { cert: tls.cert, key: tls.key } }),
       ...(broker === undefined ? {} : { broker }),
       ...(worker === undefined ? {} : { cluster: worker }),
+      ...(proxy === undefined ? {} : { proxy }),
     });
   } catch (error) {
+    await broker?.close();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${values.host} is already in use; pick another with --port (0 picks a free one)`, 1);
     if (code === 'EACCES') throw new CliError(`not allowed to listen on ${values.host}:${port} (ports below 1024 need privileges)`, 1);

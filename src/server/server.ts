@@ -18,7 +18,8 @@ import { FrontDoor, type FrontDoorTls } from '../accept-loop/front-door.js';
 import { HttpConnection } from '../accept-loop/http-connection.js';
 import { LabEvents } from '../accept-loop/lab-events.js';
 import { Listener } from '../accept-loop/listener.js';
-import type { ConnectionServices } from '../accept-loop/services.js';
+import type { ConnectionServices, ProxyTrust } from '../accept-loop/services.js';
+import { parseTrustedProxies, type TrustedProxies } from '../accept-loop/trusted-proxies.js';
 import { UsageError } from '../errors.js';
 import { type Limits, resolveLimits } from '../limits.js';
 import type { ProtocolHandler } from '../registry/plugin.js';
@@ -47,6 +48,12 @@ export interface ServerOptions {
    * start at `firstConnectionId`, so the rows of every worker can be listed in one table.
    */
   worker?: { readonly pid: number; readonly firstConnectionId: number };
+  /**
+   * Proxies in front: `trusted` is an `ADDR[/PREFIX],...` list (or a parsed one). With `protocol`, a
+   * connection from a trusted address must start with a PROXY protocol header (v1 or v2), and one from
+   * anywhere else must not; without it, only `Forwarded` / `X-Forwarded-For` from trusted peers are shown.
+   */
+  proxy?: { readonly protocol?: boolean; readonly trusted: string | TrustedProxies };
 }
 
 export interface ServerTlsOptions {
@@ -70,7 +77,7 @@ export class SwitchyardServer {
   #closing: Promise<void> | undefined;
   readonly #onClose: Array<() => Promise<void> | void> = [];
 
-  private constructor(listener: Listener, limits: Limits, frontDoorTls: FrontDoorTls | undefined, worker: ServerOptions['worker']) {
+  private constructor(listener: Listener, limits: Limits, frontDoorTls: FrontDoorTls | undefined, worker: ServerOptions['worker'], proxy: ProxyTrust | undefined) {
     this.table = new ConnectionTable(this.events, worker === undefined ? {} : { worker: worker.pid, firstId: worker.firstConnectionId });
     this.#listener = listener;
     this.limits = limits;
@@ -86,6 +93,7 @@ export class SwitchyardServer {
       shutdownSignal: this.#shutdown.signal,
       isShuttingDown: () => this.#shutdown.signal.aborted,
       frontDoorTls,
+      proxy,
     };
   }
 
@@ -93,12 +101,16 @@ export class SwitchyardServer {
   static async start(options: ServerOptions = {}): Promise<SwitchyardServer> {
     const limits = resolveLimits(options.limits);
     const frontDoorTls = options.tls === undefined ? undefined : frontDoorTlsOf(options.tls);
+    const proxy: ProxyTrust | undefined = options.proxy === undefined ? undefined : {
+      protocol: options.proxy.protocol ?? false,
+      trusted: typeof options.proxy.trusted === 'string' ? parseTrustedProxies(options.proxy.trusted) : options.proxy.trusted,
+    };
     let server: SwitchyardServer | undefined;
     const listener = await Listener.listen(
       { host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) },
       (error) => server?.events.report({ type: 'error', code: error.code ?? 'ERR_ACCEPT', message: `accept failed: ${error.message}` }),
     );
-    server = new SwitchyardServer(listener, limits, frontDoorTls, options.worker);
+    server = new SwitchyardServer(listener, limits, frontDoorTls, options.worker, proxy);
     for (const handler of options.protocols ?? []) server.registry.register(handler);
     if (options.builtinRoutes !== false) installBuiltinRoutes(server.router, server.registry, server.table);
     server.#loop = server.#acceptLoop();

@@ -17,6 +17,7 @@ function describe(event: LabEvent): string {
     case 'listen': return `listening on ${event.address}:${event.port} (one passive socket; every accept() makes a new one)`;
     case 'accept': return `(live ${event.live})`;
     case 'refuse': return `refused: ${event.reason}`;
+    case 'proxy': return `PROXY header ${event.phase}: ${event.detail}`;
     case 'sniff': return `first byte ${formatByte(event.firstByte)} -> ${event.decided}${event.reason ? ` (${event.reason})` : ''}`;
     case 'tls': return `${event.phase} ${event.detail}`;
     case 'request': return event.stream === undefined
