@@ -21,7 +21,9 @@ import type { HandshakeDecision, ProtocolHandler } from '../registry/plugin.js';
 import { parseUpgradeOffers } from '../registry/upgrade-offers.js';
 import type { HttpResponse } from '../server/router.js';
 import { routeRequest, type RoutedAnswer } from '../server/route-request.js';
-import type { ConnectionRecord } from './connection-table.js';
+import type { ConnectionRecord, ForwardedDetails } from './connection-table.js';
+import { parseForwarded, parseXForwardedFor, resolveClient, type ForwardedNode } from '../http/forwarded.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 import { ConnectionState } from './connection-state.js';
 import { handOver } from './handover.js';
 import type { Deadline } from './deadline-wheel.js';
@@ -172,6 +174,8 @@ export class HttpConnection implements Deadline {
     this.#bodyChunks = head.body.kind === 'none' ? NO_BODY : [];
     this.#bodyBytes = 0;
     this.#record.countRequest();
+    const proxy = this.#services.proxy;
+    if (proxy !== undefined) this.#record.noteForwarded(forwardedClient(head, this.#record.fiveTuple.remoteAddress, proxy.trusted));
     const { events } = this.#services;
     if (events.active) {
       const upgrade = head.get('upgrade');
@@ -467,4 +471,31 @@ export function httpDate(now = Date.now()): string {
     cachedDate = new Date(second * 1000).toUTCString();
   }
   return cachedDate;
+}
+
+/**
+ * The client of this request as trusted HTTP proxies name it: `Forwarded` (RFC 7239) when present, else
+ * `X-Forwarded-For`; walked back from the nearest hop while each hop is a trusted proxy. Undefined when
+ * the peer is not trusted (anyone can write these fields), the fields are absent or malformed, or they
+ * name nobody beyond the peer.
+ */
+function forwardedClient(head: RequestHead, peer: string, trusted: TrustedProxies): ForwardedDetails | undefined {
+  if (!trusted.isTrusted(peer)) return undefined;
+  const forwarded = head.getAll('forwarded');
+  const field = forwarded.length > 0 ? 'Forwarded' : 'X-Forwarded-For';
+  const parsed = forwarded.length > 0 ? parseForwarded(forwarded) : parseXForwardedFor(head.getAll('x-forwarded-for'));
+  if (!parsed.ok || parsed.hops.length === 0) return undefined;
+  const client = resolveClient(peer, parsed.hops, (address) => trusted.isTrusted(address));
+  if (client.source !== 'header' || client.hopIndex === undefined) return undefined;
+  const hop = parsed.hops[client.hopIndex]!;
+  return {
+    for: nodeText(client.node), field,
+    ...(hop.proto === undefined ? {} : { proto: hop.proto }),
+    ...(hop.host === undefined ? {} : { host: hop.host }),
+  };
+}
+
+function nodeText(node: ForwardedNode): string {
+  if (node.port === undefined) return node.address;
+  return node.kind === 'ipv6' ? `[${node.address}]:${node.port}` : `${node.address}:${node.port}`;
 }
