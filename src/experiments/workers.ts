@@ -44,9 +44,8 @@ export const workers: Experiment = {
         accepted.push({ clientPort: self.remote.port, worker: self.worker ?? 0, id: self.id });
         await closeSocket(socket);
       }
-      // Numbered by the ids they give their rows (worker 1's start at 1000001), named by pid once.
-      const pids = [...new Set(accepted.map((a) => a.worker))].sort((a, b) => firstId(a) - firstId(b));
-      function firstId(pid: number): number { return Math.min(...accepted.filter((a) => a.worker === pid).map((a) => a.id)); }
+      // Numbered in the order they first accepted (which one the primary starts with is not fixed).
+      const pids = [...new Set(accepted.map((a) => a.worker))];
       const label = (pid: number): string => `worker ${pids.indexOf(pid) + 1}`;
       steps.push(...formatColumns([
         ['connection', 'client port', 'accepted by', 'row id'],

@@ -58,6 +58,8 @@ function normalise(line: string): string {
     .replace(/\b(\d{1,3}(?:\.\d{1,3}){3}):\d+\b/g, '$1:PORT')
     .replace(/\b\d+ ms\b/g, 'N ms')
     .replace(/\bpids? \d+(?:, \d+)*/g, 'pid PID')
+    // A --workers cluster numbers rows from each worker's base (1000001, 2000001): which worker is first varies.
+    .replace(/#\d{7}\b/g, '#ID')
     .replace(/^(\s*[<>]?\s*)Date: .*$/i, '$1Date: DATE')
     .replace(/[A-Za-z0-9+/]{22}==|[A-Za-z0-9+/]{27}=/g, 'BASE64')
     .replace(/\s+/g, ' ')
