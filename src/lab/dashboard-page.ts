@@ -167,6 +167,7 @@ const SCRIPT = String.raw`
     return { id: row.id, fiveTuple: row.fiveTuple, state: row.state, protocol: row.protocol, requests: row.requests,
       bytesIn: row.bytesIn, bytesOut: row.bytesOut, acceptedAt: time - row.ageMs, closedAt: null,
       transport: row.transport || 'tcp', firstByte: row.firstByte || null, tls: row.tls || null, extensions: row.extensions || null, worker: row.worker || null,
+      proxied: row.proxied || null, forwarded: row.forwarded || null,
       http: row.http || '1.1', streams: (row.streams || []).map(function (s) {
         return { id: s.id, method: s.method, path: s.path, protocol: s.protocol, extensions: s.extensions || null, state: s.state, status: s.status,
           bytesIn: s.bytesIn, bytesOut: s.bytesOut, closeReason: s.closeReason || null };
@@ -386,6 +387,8 @@ const SCRIPT = String.raw`
       }
       if (row.http === '2') how.push('h2' + (row.transport === 'tls' ? '' : ' (prior knowledge)'));
       if (row.worker) how.push('worker ' + row.worker);
+      if (row.proxied) how.push('via PROXY v' + row.proxied.version + (row.proxied.local ? ' (LOCAL: the real connection)' : '') + ', hop ' + row.proxied.hop.replace(/^tcp /, ''));
+      if (row.forwarded) how.push(row.forwarded.field + ': for ' + row.forwarded.for);
       if (how.length) transport.appendChild(el('small', 'how', ' ' + how.join(' · ')));
       transport.title = how.join('\n');
       cell(tr, 'tuple server', endpointNode(t.local));
@@ -644,6 +647,10 @@ const BODY = `
   <p><b>Compression.</b> A WebSocket row may say <code>deflate</code>: browsers offer permessage-deflate (RFC 7692) on every
   connection and the lab accepts it, so messages whose first frame has RSV1 set are DEFLATE-compressed, each side
   with an LZ77 window of at most 2^bits bytes. The bytes columns count what crossed the wire, compressed.</p>
+  <p><b>Behind a proxy.</b> A proxy in front hides the client: every connection comes from the proxy. Started with
+  <code>--proxy-protocol --trust-proxy</code>, the server reads the PROXY header a trusted proxy sends first and shows
+  the client's 5-tuple, with the proxy's own connection as the hop; behind an HTTP proxy, <code>Forwarded</code>
+  from a trusted one is shown beside the proxy's row. With <code>--workers</code> each row names the worker process that accepted it.</p>
   <p>The feed leaves out the frames of <code>/_lab/events</code> connections: reporting each of them would send another
   frame, and the stream would feed itself. Their accept, request, 101 and close are shown.</p>
 </footer>
