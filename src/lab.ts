@@ -8,7 +8,7 @@ import { createWebSocketProtocol, type WebSocketEndpoint } from './protocols/web
 import type { ProtocolHandler } from './registry/plugin.js';
 import type { RoomBroker } from './registry/broker/room-broker.js';
 import type { ClusterWorker } from './accept-loop/cluster-worker.js';
-import { installWorkerRoutes } from './lab/workers-routes.js';
+import { installWorkerRoutes, otherWorkersRows } from './lab/workers-routes.js';
 import { type ServerOptions, SwitchyardServer } from './server/server.js';
 
 export interface LabOptions extends ServerOptions {
@@ -42,7 +42,7 @@ export async function startLab(options: LabOptions = {}): Promise<SwitchyardServ
     endpoints: {
       '/echo': echoEndpoint(),
       '/chat': chatEndpoint(room),
-      ...labEndpoints(() => server!, room),
+      ...labEndpoints(() => server!, room, cluster === undefined ? undefined : otherWorkersRows(cluster)),
       ...webSocketEndpoints,
     },
   });

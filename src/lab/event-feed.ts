@@ -50,11 +50,21 @@ export class EventFeed {
   #unsubscribe: (() => void) | undefined;
   #ticker: NodeJS.Timeout | undefined;
 
-  /** `brokerStatus`: whether the chat room reaches other instances (a cluster's workers, Redis). */
-  constructor(getServer: () => SwitchyardServer, options: EventFeedOptions = {}, brokerStatus: () => BrokerStatus | undefined = () => undefined) {
+  readonly #otherRows: () => readonly ConnectionRow[];
+
+  /**
+   * `brokerStatus`: whether the chat room reaches other instances (a cluster's workers, Redis).
+   * `otherRows`: the other workers' rows of a `--workers` cluster, added to each snapshot (their events
+   * are not streamed here: each worker reports its own; their rows refresh with every snapshot).
+   */
+  constructor(
+    getServer: () => SwitchyardServer, options: EventFeedOptions = {},
+    brokerStatus: () => BrokerStatus | undefined = () => undefined, otherRows: () => readonly ConnectionRow[] = () => [],
+  ) {
     this.#getServer = getServer;
     this.#options = options;
     this.#brokerStatus = brokerStatus;
+    this.#otherRows = otherRows;
   }
 
   get size(): number { return this.#subscribers.size; }
@@ -128,8 +138,12 @@ export class EventFeed {
     let chosen = records.length > max ? records.slice(-max) : records;
     if (self && records.length > max && !chosen.includes(self) && server.table.get(self.key) === self) chosen = [self, ...chosen.slice(1)];
     const connections: ConnectionRow[] = chosen.map((r) => (r === self ? { ...r.toJSON(now), self: true } : r.toJSON(now)));
+    const others = this.#otherRows().slice(-max);
     const broker = this.#brokerStatus();
-    return { type: 'snapshot', time: now, total: records.length, connections, protocols: server.registry.list(), ...(broker === undefined ? {} : { broker }) };
+    return {
+      type: 'snapshot', time: now, total: records.length + others.length, connections: others.length === 0 ? connections : [...connections, ...others],
+      protocols: server.registry.list(), ...(broker === undefined ? {} : { broker }),
+    };
   }
 }
 

@@ -4,7 +4,7 @@ import type { HttpResponse } from '../server/router.js';
 import type { SwitchyardServer } from '../server/server.js';
 import { DASHBOARD_CSP, renderDashboard } from './dashboard-page.js';
 import { EventFeed } from './event-feed.js';
-import { identityOf } from './feed-messages.js';
+import { type ConnectionRow, identityOf } from './feed-messages.js';
 
 /** A dashboard and its feed are idle most of the time; a ping every 30 s finds a vanished one. */
 const FEED_PING_INTERVAL_MS = 30_000;
@@ -31,8 +31,8 @@ export function installLab(server: SwitchyardServer, _room: ChatRoom): void {
 }
 
 /** WebSocket endpoints the lab adds besides /echo and /chat: `/_lab/events`, the dashboard's live feed. */
-export function labEndpoints(getServer: () => SwitchyardServer, room?: ChatRoom): Record<string, WebSocketEndpoint> {
-  const feed = new EventFeed(getServer, {}, () => room?.brokerStatus());
+export function labEndpoints(getServer: () => SwitchyardServer, room?: ChatRoom, otherRows?: () => readonly ConnectionRow[]): Record<string, WebSocketEndpoint> {
+  const feed = new EventFeed(getServer, {}, () => room?.brokerStatus(), otherRows);
   return {
     '/_lab/events': {
       pingIntervalMs: FEED_PING_INTERVAL_MS,

@@ -7,6 +7,7 @@
  */
 import type { ClusterWorker } from '../accept-loop/cluster-worker.js';
 import type { WorkerTable } from '../accept-loop/cluster-messages.js';
+import type { ConnectionSnapshot } from '../accept-loop/connection-table.js';
 import type { ChatRoom } from '../protocols/chat/room.js';
 import type { HttpResponse } from '../server/router.js';
 import type { SwitchyardServer } from '../server/server.js';
@@ -32,6 +33,26 @@ export function installWorkerRoutes(server: SwitchyardServer, room: ChatRoom, cl
   });
   // null when the room stays in this process.
   server.router.get('/_lab/broker', () => json(room.brokerStatus() ?? null));
+}
+
+/**
+ * The other workers' rows for the dashboard's snapshots, as last gathered: asked of the primary again when
+ * the copy is over a second old and a snapshot wants it, so a cluster with no dashboard open sends nothing.
+ */
+export function otherWorkersRows(cluster: ClusterWorker): () => readonly ConnectionSnapshot[] {
+  let rows: readonly ConnectionSnapshot[] = [];
+  let fetchedAt = 0;
+  let asking = false;
+  return () => {
+    if (!asking && Date.now() - fetchedAt > 1_000) {
+      asking = true;
+      void cluster.requestTables().then((tables) => {
+        rows = tables.filter((table) => table.pid !== process.pid).flatMap((table) => table.connections);
+        fetchedAt = Date.now();
+      }).finally(() => { asking = false; });
+    }
+    return rows;
+  };
 }
 
 function sumFrontDoor(tables: readonly WorkerTable[]): Record<string, number> {

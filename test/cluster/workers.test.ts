@@ -100,6 +100,24 @@ describe('serve --workers 2', () => {
     await Promise.all(members.map(closed));
   });
 
+  it('the dashboard\'s feed, served by one worker, lists every worker\'s rows in its snapshots', { timeout: 20_000 }, async () => {
+    const sockets = await Promise.all([0, 1, 2].map(() => connect(`ws://127.0.0.1:${serve.port}/echo`)));
+    const feed = await connect(`ws://127.0.0.1:${serve.port}/_lab/events`);
+    const pids = (await workersOf(serve.port)).map((w) => w.pid);
+    const seen = await new Promise<Set<number>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no snapshot with both workers\' rows in 10 s')), 10_000);
+      feed.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { type: string; connections?: Row[] };
+        if (message.type !== 'snapshot') return;
+        const workers = new Set(message.connections!.map((row) => row.worker!));
+        if (pids.every((pid) => workers.has(pid))) { clearTimeout(timer); resolve(workers); }
+      });
+    });
+    assert.equal(seen.size, 2);
+    for (const ws of [...sockets, feed]) ws.close();
+    await Promise.all([...sockets, feed].map(closed));
+  });
+
   it('a killed worker is replaced within a second; only its own clients lose their connections', { timeout: 30_000 }, async () => {
     const first = await connect(`ws://127.0.0.1:${serve.port}/echo`);
     let second = await connect(`ws://127.0.0.1:${serve.port}/echo`);
