@@ -21,3 +21,17 @@ export function busy(before: ProcessSample, after: ProcessSample): number {
   const wall = (after.at - before.at) / 1000;
   return wall > 0 ? (after.cpuSeconds - before.cpuSeconds) / wall : 0;
 }
+
+/**
+ * Several processes as one server (a `--workers` cluster: the primary and its workers): CPU seconds and
+ * RSS summed, plus each process's own sample in the order of `pids`.
+ */
+export function sampleProcesses(pids: readonly number[]): ProcessSample & { parts: ProcessSample[] } {
+  const parts = pids.map(sampleProcess);
+  return {
+    cpuSeconds: parts.reduce((n, p) => n + p.cpuSeconds, 0),
+    rssBytes: parts.reduce((n, p) => n + p.rssBytes, 0),
+    at: performance.now(),
+    parts,
+  };
+}

@@ -4,11 +4,13 @@
  * figures with ratios plus how busy server and client were (a client near 100 % means the figure is
  * client-bound). Results also go to bench/results/<time>.json and bench/results/latest.json.
  *
- *   npm run bench -- [--seconds 3] [--repeats 3] [--only http-keepalive,ws-echo] [--idle 10000] [--settle 20] [--no-wrk]
+ *   npm run bench -- [--seconds 3] [--repeats 3] [--only http-keepalive,ws-echo,workers] [--idle 10000] [--settle 20] [--no-wrk]
  *                    [--h2-sessions 5] [--h2-streams 10] [--echo-messages 30000,2000]
  *                    [--idle-deflate 5000] [--pressure-connections 500] [--pressure-seconds 5]
  *
- * Scenarios: http-keepalive, http-close, ws-echo, handshake, idle, and the HTTP/2 ones: h2-requests
+ * Scenarios: http-keepalive, http-close, ws-echo, handshake, idle, workers (keep-alive and WebSocket echo
+ * 1 KiB / 64 KiB against `node dist/cli.js serve` as one process and with `--workers 2`, server CPU summed
+ * over the primary and its workers; needs `npm run build`), and the HTTP/2 ones: h2-requests
  * (switchyard vs node:http2, the same node:http2 client), h2-ws-echo (WebSocket over h2 streams vs over
  * HTTP/1.1, the same echo loop) and h2-window (the same h2 echo with wider flow-control windows).
  * HTTP/1.1 scenarios use wrk when it is installed (`apt-get install wrk`), else bench/load.ts; h2-requests
@@ -29,7 +31,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { busy, sampleProcess } from './process-stats.js';
+import { busy, sampleProcess, sampleProcesses } from './process-stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -77,7 +79,12 @@ const WS_DEFLATE_MATCHED = { perMessageDeflate: { threshold: 64, serverMaxWindow
 const WIDE_SERVER_WINDOW = 1 << 20;
 const WIDE_CLIENT_WINDOW = 16 << 20;
 
-interface Target { name: string; child: ChildProcess; port: number }
+/**
+ * A server under load. `pids`, when set, are every process whose CPU and RSS count as the server's (a
+ * `--workers` cluster: the primary first, then its workers; otherwise just the child). `stop`, when set,
+ * is how to end it and wait until it has exited.
+ */
+interface Target { name: string; child: ChildProcess; port: number; pids?: number[]; stop?: () => Promise<void> }
 /** RSS growth per idle connection, in bytes: right after opening them, and once V8 has settled. */
 interface IdleGrowth { atOnce: number; settled: number }
 
@@ -92,7 +99,55 @@ async function startTarget(kind: string, nodeFlags: string[] = [], limits?: obje
   throw new Error(`${kind} did not start`);
 }
 
-interface Measured { result: Record<string, number>; serverBusy: number; clientBusy: number; serverRss: number; serverRssPeak: number }
+interface Measured {
+  result: Record<string, number>; serverBusy: number; clientBusy: number; serverRss: number; serverRssPeak: number;
+  /** With several server processes: each one's busy fraction, in the order of `Target.pids`. */
+  serverParts?: number[];
+}
+
+/** `switchyard serve` itself (the built CLI, dist/cli.js), for the `workers` scenario. */
+const CLI = join(here, '..', '..', 'dist', 'cli.js');
+/** The limits target-server.ts raises for switchyard, as serve flags: the bench measures speed, not the defaults' protection. */
+const CLI_LIMITS = ['--backlog', '4096', '--limit', 'maxConnections=50000', '--limit', 'keepAliveTimeoutMs=60000', '--limit', 'headersTimeoutMs=60000'];
+
+/**
+ * `node dist/cli.js serve --port 0 [args]` as a target: the port from its banner (`switchyard listening on
+ * http://127.0.0.1:PORT/`), and with `--workers` the pids from its `workers: N (pids …)` line, so the
+ * primary's and every worker's CPU are summed. Stopped with SIGTERM to the primary (which passes it on to
+ * its workers) and waited for; SIGKILL if it is still there after 15 s.
+ */
+async function startCliTarget(name: string, args: string[]): Promise<Target> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...CLI_LIMITS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const clustered = args.includes('--workers');
+  let out = '';
+  let err = '';
+  // Both pipes stay drained for the child's whole life (its shutdown lines go to stderr).
+  child.stderr!.on('data', (d) => { err = (err + d).slice(-4000); });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const started = await new Promise<{ port: number; pids?: number[] }>((resolve, reject) => {
+    // Cleared once the banner is in: left running, it would kill the target 20 s into the measurements.
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${name} did not print its banner within 20 s: ${out}${err}`)); }, 20_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const port = /switchyard listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+      const pids = /^workers: \d+ \(pids ([\d, ]+)\)/m.exec(out);
+      if (port && (!clustered || pids)) {
+        clearTimeout(timer);
+        resolve({ port: Number(port[1]), ...(pids ? { pids: pids[1]!.split(',').map((p) => Number(p.trim())) } : {}) });
+      }
+    });
+    void exited.then(() => { clearTimeout(timer); reject(new Error(`${name} exited before listening: ${out}${err}`)); });
+  });
+  const pid = child.pid!;
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    process.kill(pid, 'SIGTERM');
+    const force = setTimeout(() => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }, 15_000);
+    await exited;
+    clearTimeout(force);
+  };
+  return { name, child, port: started.port, pids: [pid, ...(started.pids ?? [])], stop };
+}
 
 /** wrk (C, far cheaper per request than any Node client) drives the HTTP scenarios when installed. */
 const WRK = !values['no-wrk'] && spawnSync('wrk', ['--version']).error === undefined ? 'wrk' : undefined;
@@ -139,7 +194,8 @@ async function measure(target: Target, scenario: string, options: object, allowW
     : wrk
     ? spawn(WRK!, wrk, { stdio: ['pipe', 'pipe', 'inherit'] })
     : spawn(process.execPath, [join(here, 'load.js'), scenario, JSON.stringify({ port: target.port, ...options })], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const serverBefore = sampleProcess(target.child.pid!);
+  const serverPids = target.pids ?? [target.child.pid!];
+  const serverBefore = sampleProcesses(serverPids);
   const clientBefore = sampleProcess(client.pid!);
   let out = '';
   client.stdout!.on('data', (d) => { out += d; });
@@ -149,7 +205,7 @@ async function measure(target: Target, scenario: string, options: object, allowW
   const sampler = setInterval(() => {
     try {
       clientAfter = sampleProcess(client.pid!);
-      serverAfter = sampleProcess(target.child.pid!);
+      serverAfter = sampleProcesses(serverPids);
       serverRssPeak = Math.max(serverRssPeak, serverAfter.rssBytes);
     } catch { /* the client just exited */ }
   }, 100);
@@ -157,7 +213,10 @@ async function measure(target: Target, scenario: string, options: object, allowW
   clearInterval(sampler);
   if (code !== 0) throw new Error(`${scenario} against ${target.name} failed`);
   const result = h2load ? parseH2load(out) : wrk ? parseWrk(out) : JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
-  return { result, serverBusy: busy(serverBefore, serverAfter), clientBusy: busy(clientBefore, clientAfter), serverRss: serverAfter.rssBytes, serverRssPeak };
+  return {
+    result, serverBusy: busy(serverBefore, serverAfter), clientBusy: busy(clientBefore, clientAfter), serverRss: serverAfter.rssBytes, serverRssPeak,
+    ...(serverPids.length > 1 ? { serverParts: serverBefore.parts.map((p, i) => busy(p, serverAfter.parts[i]!)) } : {}),
+  };
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
@@ -166,6 +225,8 @@ interface Row {
   scenario: string; target: string; metric: string; value: number; unit: string; p50?: number; p99?: number; serverBusy: number; clientBusy: number; errors: number;
   /** Medians of every numeric field of the load client's result, and of the server's peak RSS. */
   medians?: Record<string, number>; serverRssPeak?: number;
+  /** With several server processes (Target.pids): the median busy fraction of each. */
+  serverParts?: number[];
   /** Printed after the row (the deflate rows: bytes on the wire, memory). */
   note?: string;
 }
@@ -198,6 +259,7 @@ async function interleavedVariants(label: string, variants: Variant[], metric: (
       errors: ms.reduce((n, m) => n + (m.result.errors ?? 0), 0),
       medians: Object.fromEntries(Object.keys(ms[0]!.result).map((k) => [k, median(ms.map((m) => m.result[k]!))])),
       serverRssPeak: median(ms.map((m) => m.serverRssPeak)),
+      ...(ms[0]!.serverParts ? { serverParts: ms[0]!.serverParts.map((_, i) => median(ms.map((m) => m.serverParts![i]!))) } : {}),
       ...(ms[0]!.result.p50 !== undefined ? { p50: median(ms.map((m) => m.result.p50!)), p99: median(ms.map((m) => m.result.p99!)) } : {}),
     };
     rows.push(row);
@@ -277,6 +339,35 @@ async function main(): Promise<void> {
       const r = await interleaved('handshake', [switchyard, nodeHttp], { seconds: SECONDS, connections: CONNECTIONS }, opsPerSecond, 'cycles/s',
         'handshake vs close', (target) => (target.name === 'switchyard' ? 'handshake' : 'http-close'), false);
       ratios.push({ what: "handshake cycles vs node:http's Connection: close", ratio: r.get('switchyard')!.value / r.get('node-http')!.value, target: '≥ 0.75' });
+    }
+    if (wants('workers')) {
+      // Issue #14: `serve --workers 2` (node:cluster; the primary accept()s every connection and hands it to
+      // a worker in turn) against `serve` as one process, both the built CLI with the same raised limits,
+      // the same clients as http-keepalive (wrk when installed) and ws-echo (no permessage-deflate offered).
+      // Server CPU is the primary's and the workers' summed; each row's note splits it. On a machine with
+      // few cores the load client competes with the workers for them, so the ratio is a floor, not what two
+      // workers give where each has a core of its own.
+      const one = await startCliTarget('serve', []);
+      extra.push(one);
+      const two = await startCliTarget('serve --workers 2', ['--workers', '2']);
+      extra.push(two);
+      console.log(`workers: serve pid ${one.child.pid}; serve --workers 2 primary ${two.pids![0]}, workers ${two.pids!.slice(1).join(', ')}\n`);
+      const cores = cpus().length;
+      const caveat = cores <= 4 ? `; ${cores} cores shared by the client, the primary and 2 workers` : '';
+      const split = (row: Row): void => {
+        if (row.serverParts === undefined) return;
+        const [primary, ...workers] = row.serverParts.map((b) => `${Math.round(b * 100)}%`);
+        row.note = `server cpu = primary ${primary} + workers ${workers.join(' + ')}`;
+      };
+      const ka = await interleaved('http-keepalive', [one, two], { seconds: SECONDS, connections: CONNECTIONS }, opsPerSecond, 'req/s', 'workers keep-alive');
+      for (const row of ka.values()) split(row);
+      ratios.push({ what: `keep-alive GET /healthz, serve --workers 2 vs serve${caveat}`, ratio: ka.get(two.name)!.value / ka.get(one.name)!.value });
+      const plans: Array<[number, number, string]> = [[1024, 16, '1 KiB'], [65536, 4, '64 KiB']];
+      for (const [size, window, label] of plans) {
+        const r = await interleaved('ws-echo', [one, two], { seconds: SECONDS, connections: CONNECTIONS, size, window }, (m) => m.result.bytes! / m.result.seconds! / 1e6, 'MB/s', `workers echo ${label}`);
+        for (const row of r.values()) split(row);
+        ratios.push({ what: `WebSocket echo ${label}, serve --workers 2 vs serve (MB/s)${caveat}`, ratio: r.get(two.name)!.value / r.get(one.name)!.value });
+      }
     }
     if (wants('h2-requests')) {
       // The same node:http2 client process on both sides; cleartext with prior knowledge.
@@ -547,7 +638,8 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    for (const target of [switchyard, nodeHttp, netEcho, ...extra]) target.child.kill();
+    for (const target of [switchyard, nodeHttp, netEcho, ...extra]) if (target.stop === undefined) target.child.kill();
+    await Promise.all(extra.map((target) => target.stop?.()));
   }
   printTable();
   const resultsDir = join(here, '..', '..', 'bench', 'results');
