@@ -1,0 +1,379 @@
+/**
+ * A sans-IO pcapng writer with synthesized IPv4/IPv6 + TCP, so a capture of what the lab served opens in
+ * Wireshark / tshark and is followed and dissected like a real one. Nothing here touches a file or a
+ * socket: every function returns the bytes of whole blocks, and the caller appends them to its file.
+ *
+ * Format: draft-ietf-opsawg-pcapng ("PCAP Next Generation (pcapng) Capture File Format"). Section numbers
+ * below are those of draft -02: §3.1 general block structure, §3.5 options, §4.1 Section Header Block,
+ * §4.2 Interface Description Block, §4.3 Enhanced Packet Block. All multi-byte fields are written
+ * little-endian (the SHB's byte-order magic tells readers which order the section uses).
+ *
+ * Link type: LINKTYPE_RAW (101): each packet starts at its IP header (version nibble 4 or 6), so no
+ * made-up Ethernet addresses are needed, and one interface carries both IPv4 and IPv6 conversations.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** LINKTYPE_RAW: "Raw IP; the packet begins with an IPv4 or IPv6 header" (tcpdump.org link-layer types). */
+export const LINKTYPE_RAW = 101;
+
+const SHB_TYPE = 0x0a0d0d0a;
+const IDB_TYPE = 0x00000001;
+const EPB_TYPE = 0x00000006;
+const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+const OPT_ENDOFOPT = 0;
+const OPT_COMMENT = 1;
+const IF_NAME = 2;
+const SHB_USERAPPL = 4;
+
+const encoder = new TextEncoder();
+
+/** Rounds up to the next multiple of 4: every block and every option value is padded to 32 bits (§3.1, §3.5). */
+const pad4 = (n: number): number => (n + 3) & ~3;
+
+/** One option (§3.5): code (16), length (16), value, zero padding to 32 bits. */
+function option(code: number, value: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + pad4(value.length));
+  const view = new DataView(out.buffer);
+  view.setUint16(0, code, true);
+  view.setUint16(2, value.length, true);
+  out.set(value, 4);
+  return out;
+}
+
+/** The options list: the given options then opt_endofopt; empty (no bytes at all) when there are none. */
+function options(list: ReadonlyArray<readonly [number, string | Uint8Array | undefined]>): Uint8Array {
+  const parts = list
+    .filter((entry): entry is readonly [number, string | Uint8Array] => entry[1] !== undefined)
+    .map(([code, value]) => option(code, typeof value === 'string' ? encoder.encode(value) : value));
+  if (parts.length === 0) return new Uint8Array(0);
+  parts.push(option(OPT_ENDOFOPT, new Uint8Array(0)));
+  return concat(parts);
+}
+
+/**
+ * A block (§3.1): Block Type, Block Total Length, body (padded to 32 bits), Block Total Length again.
+ * The trailing copy of the length lets a reader walk the file backwards.
+ */
+function block(type: number, body: Uint8Array): Uint8Array {
+  const total = 12 + pad4(body.length);
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, type, true);
+  view.setUint32(4, total, true);
+  out.set(body, 8);
+  view.setUint32(total - 4, total, true);
+  return out;
+}
+
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) { out.set(part, at); at += part.length; }
+  return out;
+}
+
+/**
+ * Section Header Block (§4.1): byte-order magic, version 1.0, section length -1 ("not specified", so the
+ * file can grow while it is written), then shb_userappl and an optional opt_comment.
+ */
+export function sectionHeaderBlock(opts: { readonly application?: string; readonly comment?: string } = {}): Uint8Array {
+  const fixed = new Uint8Array(16);
+  const view = new DataView(fixed.buffer);
+  view.setUint32(0, BYTE_ORDER_MAGIC, true);
+  view.setUint16(4, 1, true); // major version
+  view.setUint16(6, 0, true); // minor version
+  view.setBigInt64(8, -1n, true); // section length: unknown
+  return block(SHB_TYPE, concat([fixed, options([[OPT_COMMENT, opts.comment], [SHB_USERAPPL, opts.application ?? 'switchyard']])]));
+}
+
+/**
+ * Interface Description Block (§4.2): link type, reserved, SnapLen 0 (no limit), if_name. No if_tsresol
+ * option, so timestamps are in the default resolution of 10^-6 s (microseconds).
+ */
+export function interfaceDescriptionBlock(opts: { readonly linkType?: number; readonly name?: string } = {}): Uint8Array {
+  const fixed = new Uint8Array(8);
+  const view = new DataView(fixed.buffer);
+  view.setUint16(0, opts.linkType ?? LINKTYPE_RAW, true);
+  view.setUint32(4, 0, true); // SnapLen: 0 means no limit
+  return block(IDB_TYPE, concat([fixed, options([[IF_NAME, opts.name ?? 'switchyard']])]));
+}
+
+/** Milliseconds since the epoch (Date.now(), or performance.timeOrigin + performance.now()) as microseconds. */
+export function microseconds(atMs: number): bigint {
+  return BigInt(Math.round(atMs * 1000));
+}
+
+/**
+ * Enhanced Packet Block (§4.3): Interface ID, Timestamp (upper 32, lower 32 bits of a 64-bit count of
+ * if_tsresol units since 1970), Captured and Original Packet Length, the packet padded to 32 bits, and an
+ * optional opt_comment (tshark shows it as `frame.comment`).
+ */
+export function enhancedPacketBlock(packet: Uint8Array, atMs: number, opts: { readonly interfaceId?: number; readonly comment?: string; readonly originalLength?: number } = {}): Uint8Array {
+  const fixed = new Uint8Array(20);
+  const view = new DataView(fixed.buffer);
+  const ts = microseconds(atMs);
+  view.setUint32(0, opts.interfaceId ?? 0, true);
+  view.setUint32(4, Number(ts >> 32n), true);
+  view.setUint32(8, Number(ts & 0xffffffffn), true);
+  view.setUint32(12, packet.length, true);
+  view.setUint32(16, opts.originalLength ?? packet.length, true);
+  const body = new Uint8Array(20 + pad4(packet.length));
+  body.set(fixed, 0);
+  body.set(packet, 20);
+  return block(EPB_TYPE, concat([body, options([[OPT_COMMENT, opts.comment]])]));
+}
+
+/**
+ * The "capture cut here" notice written once a size cap is reached: an EPB that holds none of the packet
+ * that did not fit (captured length 0, original length `withheldLength`, that packet's real length; 40,
+ * an IPv4 + TCP header, by default) and an opt_comment saying why. tshark lists it as a frame with
+ * `frame.comment` set and "[Packet size limited during capture]", which is what happened; with an original
+ * length of 0 too it would call the frame malformed. An SHB comment would only be seen by `capinfos`, and
+ * only if written at the start of the file, before anyone knows the cap will be reached.
+ */
+export function captureCutBlock(capBytes: number, atMs: number, opts: { readonly interfaceId?: number; readonly withheldLength?: number } = {}): Uint8Array {
+  return enhancedPacketBlock(new Uint8Array(0), atMs, {
+    interfaceId: opts.interfaceId ?? 0,
+    originalLength: opts.withheldLength ?? 40,
+    comment: `capture cut at ${capBytes} bytes (--pcap-max-bytes); later packets were not written`,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// IP and TCP
+
+/** The Internet checksum (RFC 1071): one's-complement of the one's-complement sum of 16-bit words. */
+export function internetChecksum(...parts: readonly Uint8Array[]): number {
+  let sum = 0;
+  let odd: number | undefined; // a byte left over from the previous part, so parts may have odd lengths
+  for (const part of parts) {
+    for (let i = 0; i < part.length; i++) {
+      if (odd === undefined) odd = part[i]!;
+      else { sum += (odd << 8) | part[i]!; odd = undefined; }
+    }
+    sum = (sum & 0xffff) + (sum >>> 16);
+  }
+  if (odd !== undefined) sum += odd << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** `127.0.0.1` as 4 bytes. */
+function ipv4Bytes(address: string): Uint8Array {
+  return Uint8Array.from(address.split('.').map(Number));
+}
+
+/** An IPv6 address (with `::`, an embedded dotted quad, or a `%zone`) as 16 bytes (RFC 4291 §2.2). */
+export function ipv6Bytes(address: string): Uint8Array {
+  let text = address.split('%')[0]!;
+  const quad = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = ipv4Bytes(quad[1]!);
+    text = text.slice(0, quad.index) + `${((a! << 8) | b!).toString(16)}:${((c! << 8) | d!).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...new Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const out = new Uint8Array(16);
+  groups.forEach((group, i) => { const n = parseInt(group, 16); out[2 * i] = n >> 8; out[2 * i + 1] = n & 0xff; });
+  return out;
+}
+
+/** `::ffff:1.2.3.4` (an IPv4 peer on a dual-stack socket) is the IPv4 address 1.2.3.4. */
+function unmapped(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return mapped ? mapped[1]! : address;
+}
+
+export interface Endpoint { readonly address: string; readonly port: number }
+
+const TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08, TCP_ACK = 0x10;
+const PROTOCOL_TCP = 6;
+const TCP_HEADER = 20;
+const WINDOW = 65535;
+
+interface Segment { readonly seq: number; readonly ack: number; readonly flags: number; readonly payload?: Uint8Array }
+
+/**
+ * One side's addresses, packed once: `ip` builds the IP header around a TCP segment, `pseudo` the
+ * pseudo-header the TCP checksum covers.
+ */
+interface Path { readonly src: Uint8Array; readonly dst: Uint8Array; readonly version: 4 | 6 }
+
+/**
+ * The TCP segment (RFC 9293 §3.1): ports, sequence and acknowledgement numbers, data offset 5 (no
+ * options), flags, window, checksum over the pseudo-header (RFC 9293 §3.1 "Checksum"; for IPv6 RFC 8200
+ * §8.1) + header + data, urgent pointer 0.
+ */
+function tcpSegment(path: Path, srcPort: number, dstPort: number, segment: Segment): Uint8Array {
+  const payload = segment.payload ?? new Uint8Array(0);
+  const tcp = new Uint8Array(TCP_HEADER + payload.length);
+  const view = new DataView(tcp.buffer);
+  view.setUint16(0, srcPort);
+  view.setUint16(2, dstPort);
+  view.setUint32(4, segment.seq >>> 0);
+  view.setUint32(8, segment.ack >>> 0);
+  view.setUint8(12, (TCP_HEADER / 4) << 4);
+  view.setUint8(13, segment.flags);
+  view.setUint16(14, WINDOW);
+  tcp.set(payload, TCP_HEADER);
+  const pseudo = path.version === 4 ? new Uint8Array(12) : new Uint8Array(40);
+  const pv = new DataView(pseudo.buffer);
+  pseudo.set(path.src, 0);
+  pseudo.set(path.dst, path.src.length);
+  if (path.version === 4) { pv.setUint8(9, PROTOCOL_TCP); pv.setUint16(10, tcp.length); } // zero, PTCL, TCP length
+  else { pv.setUint32(32, tcp.length); pv.setUint8(39, PROTOCOL_TCP); } // upper-layer length, zero, next header
+  view.setUint16(16, internetChecksum(pseudo, tcp));
+  return tcp;
+}
+
+/** IPv4 header (RFC 791 §3.1): IHL 5, total length, identification, DF, TTL 64, protocol 6, header checksum. */
+function ipv4Packet(path: Path, id: number, tcp: Uint8Array): Uint8Array {
+  const packet = new Uint8Array(20 + tcp.length);
+  const view = new DataView(packet.buffer);
+  view.setUint8(0, 0x45);
+  view.setUint16(2, packet.length);
+  view.setUint16(4, id & 0xffff);
+  view.setUint16(6, 0x4000); // flags: Don't Fragment; fragment offset 0
+  view.setUint8(8, 64);
+  view.setUint8(9, PROTOCOL_TCP);
+  packet.set(path.src, 12);
+  packet.set(path.dst, 16);
+  view.setUint16(10, internetChecksum(packet.subarray(0, 20)));
+  packet.set(tcp, 20);
+  return packet;
+}
+
+/** IPv6 header (RFC 8200 §3): version 6, traffic class and flow label 0, payload length, next header 6, hop limit 64. */
+function ipv6Packet(path: Path, tcp: Uint8Array): Uint8Array {
+  const packet = new Uint8Array(40 + tcp.length);
+  const view = new DataView(packet.buffer);
+  view.setUint32(0, 0x60000000);
+  view.setUint16(4, tcp.length);
+  view.setUint8(6, PROTOCOL_TCP);
+  view.setUint8(7, 64);
+  packet.set(path.src, 8);
+  packet.set(path.dst, 24);
+  packet.set(tcp, 40);
+  return packet;
+}
+
+/** A deterministic 32-bit initial sequence number from the 4-tuple (FNV-1a), so a capture is reproducible. */
+function isnOf(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+export interface TcpConversationOptions {
+  /** The peer that connected (the socket's remote end). */
+  readonly client: Endpoint;
+  /** The lab's end (the socket's local end). */
+  readonly server: Endpoint;
+  /**
+   * Largest payload per segment. Default loopback-sized: 65495 over IPv4 (what Linux's `lo`, MTU 65536,
+   * advertises), 20 less over IPv6 for its longer header. Capped so the IPv4 total length / IPv6 payload
+   * length (16-bit fields) cannot overflow.
+   */
+  readonly mss?: number;
+  /** The IDB these packets belong to; default 0. */
+  readonly interfaceId?: number;
+}
+
+/**
+ * One connection as TCP packets. `in` is client → server (bytes the lab read), `out` is server → client
+ * (bytes the lab wrote). Every method returns EPBs to append to the file. Each data segment is followed by
+ * the peer's pure ACK of it, so nothing is ever in flight beyond the 65535-byte window and Wireshark's
+ * sequence analysis finds no gap, retransmission or full window.
+ *
+ * ISNs are deterministic (FNV-1a hashes of the 4-tuple, one per side), not random: RFC 9293 §3.4.1
+ * asks real stacks for unpredictable ISNs against spoofing, which a synthesized capture does not need.
+ */
+export class TcpConversation {
+  private readonly toServer: Path;
+  private readonly toClient: Path;
+  private readonly mss: number;
+  private readonly interfaceId: number;
+  /** Next sequence number each side will send. */
+  private clientSeq: number;
+  private serverSeq: number;
+  private ipId = 0;
+  private state: 'new' | 'open' | 'closed' = 'new';
+
+  constructor(private readonly options: TcpConversationOptions) {
+    const client = options.client.address, server = options.server.address;
+    const v4 = isIPv4(unmapped(client)) && isIPv4(unmapped(server));
+    const isIp = (address: string): boolean => isIPv4(address) || isIPv6(address.split('%')[0]!);
+    for (const address of [client, server]) if (!isIp(address)) throw new Error(`not an IP address: ${address}`);
+    const bytes = (address: string): Uint8Array => v4 ? ipv4Bytes(unmapped(address)) : ipv6Bytes(isIPv4(address) ? `::ffff:${address}` : address);
+    const version = v4 ? 4 : 6;
+    this.toServer = { src: bytes(client), dst: bytes(server), version };
+    this.toClient = { src: bytes(server), dst: bytes(client), version };
+    this.mss = Math.max(1, Math.min(options.mss ?? (v4 ? 65495 : 65475), v4 ? 65535 - 40 : 65535 - 20));
+    this.interfaceId = options.interfaceId ?? 0;
+    const key = `${client}:${options.client.port}>${server}:${options.server.port}`;
+    this.clientSeq = isnOf(key);
+    this.serverSeq = isnOf(`${key}/server`);
+  }
+
+  /** The IP version the packets use: 4 when both ends are IPv4 (or IPv4-mapped), else 6. */
+  get ipVersion(): 4 | 6 { return this.toServer.version; }
+
+  private packet(fromClient: boolean, segment: Segment, at: number): Uint8Array {
+    const path = fromClient ? this.toServer : this.toClient;
+    const [src, dst] = fromClient ? [this.options.client.port, this.options.server.port] : [this.options.server.port, this.options.client.port];
+    const tcp = tcpSegment(path, src, dst, segment);
+    const ip = path.version === 4 ? ipv4Packet(path, this.ipId++, tcp) : ipv6Packet(path, tcp);
+    return enhancedPacketBlock(ip, at, { interfaceId: this.interfaceId });
+  }
+
+  /** The three-way handshake (RFC 9293 §3.5, Figure 6): SYN, SYN-ACK, ACK, all at `at`. */
+  open(at: number): Uint8Array[] {
+    if (this.state !== 'new') return [];
+    this.state = 'open';
+    const syn = this.packet(true, { seq: this.clientSeq, ack: 0, flags: TCP_SYN }, at);
+    this.clientSeq = (this.clientSeq + 1) >>> 0; // SYN occupies one sequence number
+    const synAck = this.packet(false, { seq: this.serverSeq, ack: this.clientSeq, flags: TCP_SYN | TCP_ACK }, at);
+    this.serverSeq = (this.serverSeq + 1) >>> 0;
+    const ack = this.packet(true, { seq: this.clientSeq, ack: this.serverSeq, flags: TCP_ACK }, at);
+    return [syn, synAck, ack];
+  }
+
+  /** `bytes` sent in one direction, split at the MSS, PSH on the last segment, each ACKed by the peer. */
+  data(direction: 'in' | 'out', bytes: Uint8Array, at: number): Uint8Array[] {
+    if (this.state === 'new') throw new Error('data before open');
+    if (this.state === 'closed' || bytes.length === 0) return [];
+    const fromClient = direction === 'in';
+    const blocks: Uint8Array[] = [];
+    for (let offset = 0; offset < bytes.length; offset += this.mss) {
+      const payload = bytes.subarray(offset, offset + this.mss);
+      const last = offset + this.mss >= bytes.length;
+      const [seq, ack] = fromClient ? [this.clientSeq, this.serverSeq] : [this.serverSeq, this.clientSeq];
+      blocks.push(this.packet(fromClient, { seq, ack, flags: TCP_ACK | (last ? TCP_PSH : 0), payload }, at));
+      const next = (seq + payload.length) >>> 0;
+      if (fromClient) this.clientSeq = next; else this.serverSeq = next;
+      blocks.push(this.packet(!fromClient, { seq: ack, ack: next, flags: TCP_ACK }, at));
+    }
+    return blocks;
+  }
+
+  /**
+   * The close. Orderly (RFC 9293 §3.6, Figure 12): FIN-ACK from `by`, the peer's FIN-ACK acknowledging
+   * it, then `by`'s last ACK. With `reset` (§3.5.2): one RST-ACK from `by`, nothing after it.
+   */
+  close(by: 'client' | 'server', at: number, reset = false): Uint8Array[] {
+    if (this.state !== 'open') return [];
+    this.state = 'closed';
+    const fromClient = by === 'client';
+    const mine = fromClient ? this.clientSeq : this.serverSeq;
+    const theirs = fromClient ? this.serverSeq : this.clientSeq;
+    if (reset) return [this.packet(fromClient, { seq: mine, ack: theirs, flags: TCP_RST | TCP_ACK }, at)];
+    const fin = this.packet(fromClient, { seq: mine, ack: theirs, flags: TCP_FIN | TCP_ACK }, at);
+    const finAck = this.packet(!fromClient, { seq: theirs, ack: (mine + 1) >>> 0, flags: TCP_FIN | TCP_ACK }, at);
+    const lastAck = this.packet(fromClient, { seq: (mine + 1) >>> 0, ack: (theirs + 1) >>> 0, flags: TCP_ACK }, at);
+    const [c, s] = fromClient ? [mine + 1, theirs + 1] : [theirs + 1, mine + 1];
+    this.clientSeq = c >>> 0; this.serverSeq = s >>> 0;
+    return [fin, finAck, lastAck];
+  }
+}
