@@ -3,22 +3,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect as connectWebSocket } from '../../src/protocols/websocket/client.js';
 import { WebSocketProtocol, type WebSocketEvent } from '../../src/protocols/websocket/protocol.js';
+import { freePort } from '../helpers/free-port.js';
 import { eventually, withLab } from '../helpers/lab.js';
 import { finish, run, runCli, STACK_TRACE } from '../helpers/cli.js';
 import { closeFrame, foreignServer, textFrame, webSocket101 } from './foreign-server.js';
 
-/** A port nothing listens on: bound by us a moment ago, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('switchyard connect ws:// (CLI)', () => {
   it('echo hi | switchyard connect ws://…/echo prints hi and exits 0 after the closing handshake', async () => {

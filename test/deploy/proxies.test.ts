@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../../src/protocols/websocket/client.js';
+import { freePort } from '../helpers/free-port.js';
 import { requireCommand } from '../helpers/require-command.js';
 import { type Served, startServe, stopServe } from '../helpers/serve.js';
 
@@ -43,13 +44,6 @@ function configBlock(name: string): string {
   return match[1]!;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function waitForPort(port: number, what: string): Promise<void> {
   const deadline = Date.now() + WAIT_MS;

@@ -204,25 +204,7 @@ asyncio.run(main(sys.argv[1], float(sys.argv[2])))
 /** A message as the Python peer logged it on the wire. */
 export interface WireMessage { opcode: 'TEXT' | 'BINARY'; rsv1: boolean; frames: number; wire: number }
 
-export interface Ran { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-/** Run `command` to its end (stdin closed at once); killed, and the wait failed, after `timeoutMs`. */
-export function runCommand(command: string, args: readonly string[], timeoutMs: number): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('error', (error) => { clearTimeout(timer); reject(error); });
-    child.once('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
-    child.stdin.end();
-  });
-}
+export { runCommand, type Ran } from './run-command.js';
 
 export interface ClosedEvent {
   event: 'closed';

@@ -7,13 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { encodeCommand, RespDecoder, type RespValue } from '../../src/registry/broker/resp.js';
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from './free-port.js';
+import { freePort } from './free-port.js';
 
 export class RedisServer {
   readonly port: number;

@@ -10,7 +10,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,31 +19,14 @@ import { findChromium, launchChromium } from '../browser/chromium.js';
 import { type Served, startServe, stopServe } from '../helpers/serve.js';
 import { spkiSha256Base64 } from '../helpers/spki.js';
 import { requireCommand } from '../helpers/require-command.js';
+import { runCommand as run, type Ran } from '../helpers/run-command.js';
 
 /** Debian's Python, which has python3-websockets; `python3` on PATH may be a pyenv shim without it. */
 const PYTHON = '/usr/bin/python3';
 const PEER_TIMEOUT_MS = 30_000;
 
-interface Ran { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-/** Run `command` with `input` on stdin (then its end); killed, and the wait failed, after `timeoutMs`. */
-function runCommand(command: string, args: readonly string[], input = '', timeoutMs = PEER_TIMEOUT_MS): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('error', (error) => { clearTimeout(timer); reject(error); });
-    child.once('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
-    child.stdin.on('error', () => {}); // a peer may exit before reading all of its input
-    child.stdin.end(input);
-  });
-}
+/** Run `command` with `input` on stdin; killed, and the wait failed, after `timeoutMs`. */
+const runCommand = (command: string, args: readonly string[], input = '', timeoutMs = PEER_TIMEOUT_MS): Promise<Ran> => run(command, args, timeoutMs, input);
 
 /** `curl` with no ~/.curlrc (-q must come first), quiet but showing errors, and its own deadline. */
 const curl = (...args: string[]): Promise<Ran> => runCommand('curl', ['-q', '-sS', '--max-time', '10', ...args]);
