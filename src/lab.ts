@@ -1,3 +1,4 @@
+import { installBytesRoute } from './lab/bytes-route.js';
 import { installLab, labEndpoints } from './lab/install.js';
 import { resolveLimits } from './limits.js';
 import { ChatRoom } from './protocols/chat/room.js';
@@ -58,6 +59,7 @@ export async function startLab(options: LabOptions = {}): Promise<SwitchyardServ
   // A browser or curl that GETs a tunnel's path learns what it takes instead of a bare 404.
   for (const name of Object.keys(experimental.tunnels ?? {})) server.router.requireUpgrade(`/tunnel/${name}`, ['tcp']);
   installLab(server, room);
+  installBytesRoute(server);
   installWorkerRoutes(server, room, cluster);
   return server;
 }

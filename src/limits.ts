@@ -49,6 +49,12 @@ export interface Limits {
   /** Graceful shutdown deadline; what is still open afterwards is destroyed and logged. */
   readonly shutdownTimeoutMs: number;
   /**
+   * The byte view (`GET /_lab/connections/ID/bytes`, the dashboard): the first this-many bytes of each
+   * connection are kept each way, the rest only counted; 0 keeps none. Bounded so a lab serving big
+   * transfers holds at most 2 × this per connection, and the tap leaves a socket once both ways are full.
+   */
+  readonly labBytesPerConnection: number;
+  /**
    * A TLS handshake on the front door (the first byte was 0x16) must finish within this many ms of that
    * byte, else the connection is closed and counted; a client that stalls mid-handshake holds no slot.
    */
@@ -106,6 +112,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   webSocketDeflateMaxMessageBytes: 1024 * 1024,
   outboundQueueBytes: 4 * 1024 * 1024,
   shutdownTimeoutMs: 5_000,
+  labBytesPerConnection: 64 * 1024,
   tlsHandshakeTimeoutMs: 10_000,
   http2MaxConcurrentStreams: 100,
   http2MaxHeaderListBytes: 16 * 1024,

@@ -3,6 +3,7 @@ import type { ConnectionHooks, ProtocolEvent } from '../registry/plugin.js';
 import { assertTransition, ConnectionState } from './connection-state.js';
 import { type FiveTuple, formatFiveTuple } from './five-tuple.js';
 import type { LabEvents } from './lab-events.js';
+import type { ConnectionTap } from './capture/socket-tap.js';
 import { ShutdownSlot } from './shutdown-slot.js';
 import { type StreamSnapshot, StreamRecord } from './stream-record.js';
 
@@ -59,6 +60,9 @@ export interface ForwardedDetails {
   /** Which field said so. */
   readonly field: 'Forwarded' | 'X-Forwarded-For';
 }
+
+/** Closed connections whose bytes stay viewable (each at most 2 × labBytesPerConnection). */
+const RECENTLY_CLOSED_KEPT = 16;
 
 /** Closed streams kept on a row after they end, newest last, so a learner still sees what a session carried. */
 const CLOSED_STREAMS_KEPT = 8;
@@ -158,6 +162,8 @@ export class ConnectionRecord implements ConnectionHooks {
   #extensions: string | undefined;
   #proxied: ProxiedDetails | undefined;
   #forwarded: ForwardedDetails | undefined;
+  /** What records this connection's bytes (the byte view, `--pcap`); set by the accept loop at accept. */
+  tap: ConnectionTap | undefined;
 
   constructor(id: number, ends: SharedEnds, remotePort: number, socket: Socket, now: number, table: ConnectionTable) {
     this.id = id;
@@ -250,7 +256,7 @@ export class ConnectionRecord implements ConnectionHooks {
   }
 
   /** The socket closed: the row leaves the table, and the trace hears who closed it and why. */
-  markClosed(now = Date.now()): void {
+  markClosed(now = Date.now(), hadError = false): void {
     if (this.#state === ConnectionState.Closed) return;
     this.#state = ConnectionState.Closed;
     this.#closedAt = now;
@@ -261,6 +267,11 @@ export class ConnectionRecord implements ConnectionHooks {
     }
     const table = this.#table;
     table.remove(this);
+    if (this.tap !== undefined) {
+      // An error ended it (a reset, a destroy with an error): the capture shows a RST instead of FINs.
+      this.tap.closed(this.#closedBy, hadError || this.#closeReason?.includes('reset') === true);
+      if (this.tap.bytes !== undefined) table.keepClosed(this);
+    }
     if (table.events?.active) table.events.report({
       type: 'close', id: this.id, fiveTuple: this.key, closedBy: this.#closedBy,
       reason: this.#closeReason ?? '', bytesIn: this.bytesIn, bytesOut: this.bytesOut,
@@ -403,6 +414,23 @@ export class ConnectionTable {
       list.splice(list.indexOf(ends), 1);
       if (list.length === 0) this.#byRemoteAddress.delete(tuple.remoteAddress);
     }
+  }
+
+  /**
+   * The last few closed connections that kept bytes, newest last: the dashboard lingers on a closed row,
+   * and a learner clicking it still finds its bytes.
+   */
+  readonly #recentlyClosed: ConnectionRecord[] = [];
+
+  keepClosed(record: ConnectionRecord): void {
+    this.#recentlyClosed.push(record);
+    if (this.#recentlyClosed.length > RECENTLY_CLOSED_KEPT) this.#recentlyClosed.shift();
+  }
+
+  /** A live row by id, or one of the last few closed ones. */
+  byId(id: number): ConnectionRecord | undefined {
+    for (const record of this.records()) if (record.id === id) return record;
+    return this.#recentlyClosed.find((record) => record.id === id);
   }
 
   /** The row whose 5-tuple reads `key` (as `record.key` prints it). */

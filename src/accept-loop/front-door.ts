@@ -255,6 +255,9 @@ export class FrontDoor implements Deadline {
     }) as SecureWithRecord;
     secure[kRecord] = this.#record;
     secure[kDoor] = this;
+    // The byte view and the capture show what TLS carries, decrypted, from here on.
+    this.#record.tap?.tls(secure);
+    if (this.#services.tlsKeylog !== undefined) secure.on('keylog', this.#services.tlsKeylog);
     secure.once('secure', FrontDoor.#onSecure);
     secure.once('end', FrontDoor.#onTlsEnd);
     secure.on('error', FrontDoor.#onTlsError);
@@ -325,6 +328,7 @@ export class FrontDoor implements Deadline {
   }
 
   #toHttp(): void {
+    this.#record.tap?.cleartext();
     const initial = this.#handOver();
     const record = this.#record;
     record.transition(ConnectionState.Http);
@@ -335,6 +339,7 @@ export class FrontDoor implements Deadline {
 
   /** RFC 9113 §3.3: prior knowledge; the preface and whatever followed it are node:http2's to read. */
   #toHttp2(): void {
+    this.#record.tap?.cleartext();
     const initial = this.#handOver();
     const connection = new Http2Connection(this.#socket, this.#socket, this.#record, this.#services);
     this.#record.onShutdown(Http2Connection.shutdown, connection);
@@ -345,6 +350,7 @@ export class FrontDoor implements Deadline {
   #refuse(reason: string): void {
     this.#phase = 'linger';
     this.#received = [];
+    this.#record.tap?.cleartext();
     this.#record.noteClose('server', 'first byte is neither TLS nor HTTP');
     this.#answerAndClose(400, `400 Bad Request\n${reason}\n`);
   }

@@ -15,6 +15,7 @@ import { constants, performServerHandshake, type ServerHttp2Session, type Server
 import type { Duplex } from 'node:stream';
 import { ProtocolError } from '../errors.js';
 import { http2RequestHead } from '../http/http2-request-head.js';
+import { bridgeForTap } from './capture/stream-bridge.js';
 import type { RequestHead } from '../http/request-head.js';
 import { reasonPhrase } from '../http/response.js';
 import type { Limits } from '../limits.js';
@@ -88,7 +89,7 @@ export class Http2Connection {
     if (initial !== undefined && initial.length > 0) socket.unshift(Buffer.from(initial.buffer, initial.byteOffset, initial.byteLength));
     const { events, limits } = this.#services;
     if (events.active) events.report({ type: 'state', id: record.id, fiveTuple: record.key, from: record.transport === 'tls' ? 'tls' : 'accepted', to: 'http2' });
-    const session = performServerHandshake(socket, http2SessionOptions(limits));
+    const session = performServerHandshake(this.#services.capture === undefined ? socket : bridgeForTap(socket), http2SessionOptions(limits));
     this.#session = session;
     // The connection window is not a SETTINGS value: node sends it as a WINDOW_UPDATE once connected.
     if (limits.http2SessionWindowBytes > 65_535) session.setLocalWindowSize(Math.min(limits.http2SessionWindowBytes, 2 ** 31 - 1));

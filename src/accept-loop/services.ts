@@ -1,4 +1,5 @@
 import type { Limits } from '../limits.js';
+import type { CaptureFile } from './capture/capture-file.js';
 import type { Registry } from '../registry/registry.js';
 import type { Router } from '../server/router.js';
 import type { ConnectionTable } from './connection-table.js';
@@ -31,4 +32,8 @@ export interface ConnectionServices {
   readonly frontDoorTls: FrontDoorTls | undefined;
   /** Set when proxies in front are trusted for PROXY headers or forwarding fields. */
   readonly proxy: ProxyTrust | undefined;
+  /** `serve --pcap`: every connection's bytes as synthesized TCP in one pcapng file. */
+  readonly capture: CaptureFile | undefined;
+  /** `serve --tls-keylog`: each TLS session's secrets, one NSS key log line at a time. */
+  readonly tlsKeylog: ((line: Buffer) => void) | undefined;
 }

@@ -1,4 +1,5 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
@@ -58,6 +59,14 @@ Options:
   --trust-proxy LIST       ADDR[/PREFIX],... of the proxies in front: their PROXY headers (with
                            --proxy-protocol) and their Forwarded / X-Forwarded-For fields are believed;
                            nobody else's are (docs/deploy.md)
+  --pcap FILE              write every connection's bytes, both ways, to FILE as pcapng (Wireshark, tshark):
+                           synthesized IPv4/IPv6 + TCP on each connection's real 5-tuple, real timestamps;
+                           TLS connections as their decrypted bytes; with --workers, one file per worker
+                           (FILE's name + .worker-N)
+  --pcap-max-bytes SIZE    stop the capture at SIZE bytes (e.g. 1048576, 512k, 10m); it ends with a comment
+                           block saying so (default: no cap)
+  --tls-keylog FILE        append each TLS session's secrets to FILE (NSS key log format, what SSLKEYLOGFILE
+                           holds), so Wireshark can decrypt a tcpdump of the real traffic
   -h, --help               show this help
 
 Exit codes: 0 success, 1 runtime failure (port busy, a plugin failed to load or start),
@@ -85,6 +94,9 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       broker: { type: 'string' },
       'proxy-protocol': { type: 'boolean', default: false },
       'trust-proxy': { type: 'string' },
+      pcap: { type: 'string' },
+      'pcap-max-bytes': { type: 'string' },
+      'tls-keylog': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -98,6 +110,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const workers = values.workers === undefined ? undefined : parseCount('--workers', values.workers);
   if (values['proxy-protocol'] && values['trust-proxy'] === undefined) throw new CliError('--proxy-protocol needs --trust-proxy ADDR[/PREFIX],...: whose headers to believe');
   const proxy = values['trust-proxy'] === undefined ? undefined : { protocol: values['proxy-protocol']!, trusted: await usage(() => parseTrustedProxies(values['trust-proxy']!)) };
+  if (values['pcap-max-bytes'] !== undefined && values.pcap === undefined) throw new CliError('--pcap-max-bytes goes with --pcap FILE');
+  const pcapMaxBytes = values['pcap-max-bytes'] === undefined ? 0 : parseSize('--pcap-max-bytes', values['pcap-max-bytes']);
   const redis = values.broker === undefined ? undefined : await usage(() => parseRedisUrl(values.broker!));
   const worker = ClusterWorker.current();
   // Every worker serves the same certificate: a self-signed one is made once, by the primary.
@@ -107,6 +121,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const plugins = await usage(() => pluginsFrom(values.plugin!, values['plugin-option']!, values['plugin-config']));
   if (workers !== undefined && cluster.isPrimary) {
     // Everything above was checked here first, so a usage error exits 2 once, not once per worker.
+    if (values.pcap !== undefined) checkWritable('--pcap', pcapFileFor(values.pcap, 1));
+    if (values['tls-keylog'] !== undefined) checkWritable('--tls-keylog', values['tls-keylog'], 'a');
     runPrimary({
       workers, shutdownTimeoutMs: resolveLimits(limits).shutdownTimeoutMs,
       print: (line) => process.stdout.write(line + '\n'),
@@ -126,6 +142,12 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       ...(broker === undefined ? {} : { broker }),
       ...(worker === undefined ? {} : { cluster: worker }),
       ...(proxy === undefined ? {} : { proxy }),
+      ...(values.pcap === undefined && values['tls-keylog'] === undefined ? {} : {
+        capture: {
+          ...(values.pcap === undefined ? {} : { pcap: worker === undefined ? values.pcap : pcapFileFor(values.pcap, worker.sequence), pcapMaxBytes }),
+          ...(values['tls-keylog'] === undefined ? {} : { tlsKeylog: values['tls-keylog'] }),
+        },
+      }),
     });
   } catch (error) {
     await broker?.close();
@@ -156,6 +178,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     if (tls.exportedTo !== undefined) banner.push(`tls: certificate written to ${tls.exportedTo}`);
   }
   banner.push(`protocols: ${server.registry.list().map((p) => p.token).join(', ')}`);
+  if (values.pcap !== undefined) {
+    const where = worker === undefined ? values.pcap : `${pcapFileFor(values.pcap, '*')} (one per worker; mergecap -w all.pcapng joins them)`;
+    banner.push(`pcap: writing ${where}${pcapMaxBytes > 0 ? `, at most ${pcapMaxBytes} bytes` : ''}`);
+  }
+  if (values['tls-keylog'] !== undefined) banner.push(`tls: key log appended to ${values['tls-keylog']}`);
   for (const plugin of plugins) banner.push(`plugin ${plugin.name}: ${plugin.handler.token} from ${plugin.file}`);
   // In a cluster the primary prints the banner once, when every worker listens.
   if (worker !== undefined) worker.announceListening(banner);
@@ -261,6 +288,30 @@ async function usage<T>(run: () => T | Promise<T>): Promise<T> {
     const runtime = error.code === PluginErrorCode.Import || error.code === PluginErrorCode.Factory;
     throw new CliError(error.message, runtime ? 1 : 2);
   }
+}
+
+/** `capture.pcapng` → `capture.worker-2.pcapng`: every worker of a cluster writes its own file. */
+function pcapFileFor(path: string, sequence: number | string): string {
+  const dot = path.lastIndexOf('.');
+  const slash = path.lastIndexOf('/');
+  return dot > slash + 1 ? `${path.slice(0, dot)}.worker-${sequence}${path.slice(dot)}` : `${path}.worker-${sequence}`;
+}
+
+function checkWritable(flag: string, path: string, flags = 'w'): void {
+  try {
+    closeSync(openSync(path, flags));
+  } catch (error) {
+    throw new CliError(`cannot write ${flag} ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
+/** Bytes, with an optional binary suffix: `1048576`, `512k`, `10m`, `1g`. */
+function parseSize(flag: string, text: string): number {
+  const match = /^(\d+)([kmg]?)i?b?$/i.exec(text);
+  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match?.[2]?.toLowerCase() ?? ''];
+  const value = match === null || scale === undefined ? NaN : Number(match[1]) * scale;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new CliError(`${flag} takes a size in bytes (e.g. 1048576, 512k, 10m), got "${text}"`);
+  return value;
 }
 
 function parseCount(flag: string, text: string): number {

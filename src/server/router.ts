@@ -35,6 +35,8 @@ interface Route {
  */
 export class Router {
   #routes = new Map<string, Route>();
+  /** GET routes for a family of paths (`/_lab/connections/ID/bytes`), tried only when no exact path matches. */
+  #patterns: Array<{ readonly pattern: RegExp; readonly handler: RouteHandler }> = [];
 
   add(methods: string | readonly string[], path: string, handler: RouteHandler): this {
     const route = this.#route(path);
@@ -43,6 +45,12 @@ export class Router {
   }
 
   get(path: string, handler: RouteHandler): this { return this.add('GET', path, handler); }
+
+  /** GET (and HEAD) on any path `pattern` matches; the handler reads what it needs from `head.path`. */
+  getMatching(pattern: RegExp, handler: RouteHandler): this {
+    this.#patterns.push({ pattern, handler });
+    return this;
+  }
 
   /** Plain requests to `path` are answered 426 with `Upgrade: <tokens>`. */
   requireUpgrade(path: string, tokens: readonly string[]): this {
@@ -57,16 +65,23 @@ export class Router {
 
   match(method: string, path: string): RouteMatch {
     const route = this.#routes.get(path);
-    if (!route) return { kind: 'not-found' };
+    if (!route) return this.#matchPattern(method, path);
     const handler = route.handlers.get(method) ?? (method === 'HEAD' ? route.handlers.get('GET') : undefined);
     if (handler) return { kind: 'handler', handler };
     if (route.upgradeTokens.length > 0 && route.handlers.size === 0) return { kind: 'upgrade-required', tokens: route.upgradeTokens };
     return { kind: 'method-not-allowed', allow: this.allowed(path) };
   }
 
+  #matchPattern(method: string, path: string): RouteMatch {
+    const found = this.#patterns.find((entry) => entry.pattern.test(path));
+    if (found === undefined) return { kind: 'not-found' };
+    if (method === 'GET' || method === 'HEAD') return { kind: 'handler', handler: found.handler };
+    return { kind: 'method-not-allowed', allow: ['GET', 'HEAD', 'OPTIONS'] };
+  }
+
   allowed(path: string): string[] {
     const route = this.#routes.get(path);
-    if (!route) return [];
+    if (!route) return this.#patterns.some((entry) => entry.pattern.test(path)) ? ['GET', 'HEAD', 'OPTIONS'] : [];
     const allow = new Set(route.handlers.keys());
     if (allow.has('GET')) allow.add('HEAD');
     allow.add('OPTIONS');

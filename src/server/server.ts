@@ -8,8 +8,13 @@
  *   101       → a protocol handler from the registry owns the socket from here on
  */
 import { setMaxListeners } from 'node:events';
+import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
+import { CaptureFile } from '../accept-loop/capture/capture-file.js';
+import { ConnectionBytes } from '../accept-loop/capture/connection-bytes.js';
+import { TcpConversation } from '../accept-loop/capture/pcapng.js';
+import { ConnectionTap } from '../accept-loop/capture/socket-tap.js';
 import { ConnectionState } from '../accept-loop/connection-state.js';
 import { type ConnectionRecord, ConnectionTable } from '../accept-loop/connection-table.js';
 import { type FiveTuple, formatFiveTuple, normaliseAddress, peerOf } from '../accept-loop/five-tuple.js';
@@ -54,6 +59,12 @@ export interface ServerOptions {
    * anywhere else must not; without it, only `Forwarded` / `X-Forwarded-For` from trusted peers are shown.
    */
   proxy?: { readonly protocol?: boolean; readonly trusted: string | TrustedProxies };
+  /**
+   * `pcap`: write every connection's bytes, both ways, to this pcapng file as synthesized TCP on the
+   * connection's real 5-tuple (decrypted, for TLS), stopping at `pcapMaxBytes` (0: no cap).
+   * `tlsKeylog`: append each TLS session's secrets to this file (NSS key log format), for Wireshark.
+   */
+  capture?: { readonly pcap?: string; readonly pcapMaxBytes?: number; readonly tlsKeylog?: string };
 }
 
 export interface ServerTlsOptions {
@@ -77,7 +88,7 @@ export class SwitchyardServer {
   #closing: Promise<void> | undefined;
   readonly #onClose: Array<() => Promise<void> | void> = [];
 
-  private constructor(listener: Listener, limits: Limits, frontDoorTls: FrontDoorTls | undefined, worker: ServerOptions['worker'], proxy: ProxyTrust | undefined) {
+  private constructor(listener: Listener, limits: Limits, frontDoorTls: FrontDoorTls | undefined, worker: ServerOptions['worker'], proxy: ProxyTrust | undefined, capture: CaptureFile | undefined, keylog: WriteStream | undefined) {
     this.table = new ConnectionTable(this.events, worker === undefined ? {} : { worker: worker.pid, firstId: worker.firstConnectionId });
     this.#listener = listener;
     this.limits = limits;
@@ -94,7 +105,11 @@ export class SwitchyardServer {
       isShuttingDown: () => this.#shutdown.signal.aborted,
       frontDoorTls,
       proxy,
+      capture,
+      tlsKeylog: keylog === undefined ? undefined : (line: Buffer) => { keylog.write(line); },
     };
+    if (capture !== undefined) this.onClose(() => capture.close());
+    if (keylog !== undefined) this.onClose(() => new Promise<void>((resolve) => keylog.end(resolve)));
   }
 
   /** Listen, then start the accept loop. Rejects with the system error if the port cannot be bound. */
@@ -110,7 +125,17 @@ export class SwitchyardServer {
       { host: options.host ?? '127.0.0.1', port: options.port ?? 0, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) },
       (error) => server?.events.report({ type: 'error', code: error.code ?? 'ERR_ACCEPT', message: `accept failed: ${error.message}` }),
     );
-    server = new SwitchyardServer(listener, limits, frontDoorTls, options.worker, proxy);
+    let capture: CaptureFile | undefined;
+    let keylog: WriteStream | undefined;
+    try {
+      capture = options.capture?.pcap === undefined ? undefined : openCapture(options.capture.pcap, options.capture.pcapMaxBytes ?? 0, listener.address);
+      keylog = options.capture?.tlsKeylog === undefined ? undefined : openKeylog(options.capture.tlsKeylog);
+    } catch (error) {
+      await listener.close();
+      await capture?.close();
+      throw error;
+    }
+    server = new SwitchyardServer(listener, limits, frontDoorTls, options.worker, proxy, capture, keylog);
     for (const handler of options.protocols ?? []) server.registry.register(handler);
     if (options.builtinRoutes !== false) installBuiltinRoutes(server.router, server.registry, server.table);
     server.#loop = server.#acceptLoop();
@@ -151,12 +176,32 @@ export class SwitchyardServer {
     if (this.events.active) this.events.report({ type: 'accept', id: record.id, fiveTuple: record.key, live: this.table.size });
     // Bookkeeping listeners shared by every socket (the row rides on the socket): a listener per
     // connection would be a closure and its context for as long as the connection lives.
+    record.tap = this.#tapFor(socket, record);
     (socket as TrackedSocket)[kRecord] = record;
     socket.on('error', onTrackedSocketError);
     socket.on('close', onTrackedSocketClose);
     // TLS, HTTP/1.1 and HTTP/2 share the port: the first bytes decide who reads the rest (front-door.ts).
     new FrontDoor(socket, record, this.#services, this.#services.frontDoorTls).start();
   }
+
+  /** The byte view's store and the capture's conversation for a connection just accepted, if either is on. */
+  #tapFor(socket: Socket, record: ConnectionRecord): ConnectionTap | undefined {
+    const limit = this.limits.labBytesPerConnection;
+    const file = this.#services.capture;
+    if (limit === 0 && file === undefined) return undefined;
+    const tuple = record.socketFiveTuple;
+    const conversation = file === undefined ? undefined : new TcpConversation({
+      client: { address: tuple.remoteAddress, port: tuple.remotePort },
+      server: { address: tuple.localAddress, port: tuple.localPort },
+    });
+    return ConnectionTap.attach(socket, {
+      bytes: limit === 0 ? undefined : new ConnectionBytes(limit),
+      capture: file === undefined ? undefined : { file, conversation: conversation! },
+    });
+  }
+
+  /** The pcapng file, when `capture.pcap` was asked for. */
+  get capture(): CaptureFile | undefined { return this.#services.capture; }
 
   /** The listener's own address when bound to one (no getsockname), the kernel's answer otherwise. */
   #fiveTupleOf(socket: Socket): FiveTuple {
@@ -224,6 +269,28 @@ function frontDoorTlsOf(options: ServerTlsOptions): FrontDoorTls {
   }
 }
 
+/** A capture file that cannot be written is the user's to fix, said at start (exit 2), not at the first packet. */
+function openCapture(path: string, maxBytes: number, address: { address: string; port: number }): CaptureFile {
+  try {
+    return new CaptureFile(path, { maxBytes, comment: `switchyard on ${address.address}:${address.port}, started ${new Date().toISOString()}` });
+  } catch (error) {
+    throw new UsageError('ERR_BAD_CAPTURE', `cannot write the capture file ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
+function openKeylog(path: string): WriteStream {
+  let fd: number;
+  try {
+    fd = openSync(path, 'a', 0o600);
+  } catch (error) {
+    throw new UsageError('ERR_BAD_KEYLOG', `cannot write the TLS key log ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  const stream = createWriteStream(path, { fd, flags: 'a' });
+  // A key log that stops being writable must not take the server down; the capture is a side show.
+  stream.on('error', () => { try { closeSync(fd); } catch { /* already closed */ } });
+  return stream;
+}
+
 const kRecord = Symbol('switchyard.connectionRecord');
 type TrackedSocket = Socket & { [kRecord]: ConnectionRecord };
 
@@ -234,8 +301,8 @@ function onTrackedSocketError(this: TrackedSocket, error: NodeJS.ErrnoException)
   else this[kRecord].noteClose('client', error.code === 'ECONNRESET' ? 'connection reset by peer' : `socket error: ${error.message}`);
 }
 
-function onTrackedSocketClose(this: TrackedSocket): void {
-  this[kRecord].markClosed();
+function onTrackedSocketClose(this: TrackedSocket, hadError: boolean): void {
+  this[kRecord].markClosed(Date.now(), hadError);
 }
 
 /** 503 for a connection over the limit, without reading its request, then close (never a silent hang). */

@@ -31,10 +31,12 @@ export class RawClient {
 
   /**
    * The same dumb client inside TLS: what it writes and reads is the plaintext, the TLS records are
-   * node:tls's business. `options` go to tls.connect (ca, servername, ALPNProtocols, ...).
+   * node:tls's business. `options` go to tls.connect (ca, servername, ALPNProtocols, ...); `beforeHandshake`
+   * sees the socket first (to listen for 'keylog', which must be in place before the handshake).
    */
-  static async openTls(port: number, options: ConnectionOptions = {}, host = '127.0.0.1'): Promise<RawClient> {
+  static async openTls(port: number, options: ConnectionOptions = {}, host = '127.0.0.1', beforeHandshake?: (socket: TLSSocket) => void): Promise<RawClient> {
     const socket = tlsConnect({ port, host, allowHalfOpen: true, ...options } as ConnectionOptions);
+    beforeHandshake?.(socket);
     await once(socket, 'secureConnect');
     return new RawClient(socket);
   }
