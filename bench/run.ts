@@ -26,7 +26,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +84,7 @@ const WIDE_CLIENT_WINDOW = 16 << 20;
  * `--workers` cluster: the primary first, then its workers; otherwise just the child). `stop`, when set,
  * is how to end it and wait until it has exited.
  */
-interface Target { name: string; child: ChildProcess; port: number; pids?: number[]; stop?: () => Promise<void> }
+interface Target { name: string; child: ChildProcess; port: number; pids?: number[]; stop?: () => Promise<void>; stderr?: () => string }
 /** RSS growth per idle connection, in bytes: right after opening them, and once V8 has settled. */
 interface IdleGrowth { atOnce: number; settled: number }
 
@@ -146,7 +146,7 @@ async function startCliTarget(name: string, args: string[]): Promise<Target> {
     await exited;
     clearTimeout(force);
   };
-  return { name, child, port: started.port, pids: [pid, ...(started.pids ?? [])], stop };
+  return { name, child, port: started.port, pids: [pid, ...(started.pids ?? [])], stop, stderr: () => err };
 }
 
 /** wrk (C, far cheaper per request than any Node client) drives the HTTP scenarios when installed. */
@@ -367,6 +367,46 @@ async function main(): Promise<void> {
         const r = await interleaved('ws-echo', [one, two], { seconds: SECONDS, connections: CONNECTIONS, size, window }, (m) => m.result.bytes! / m.result.seconds! / 1e6, 'MB/s', `workers echo ${label}`);
         for (const row of r.values()) split(row);
         ratios.push({ what: `WebSocket echo ${label}, serve --workers 2 vs serve (MB/s)${caveat}`, ratio: r.get(two.name)!.value / r.get(one.name)!.value });
+      }
+    }
+    if (wants('pcap')) {
+      // Issue #15: what `serve --pcap` costs the connections it records: the same CLI without and with a
+      // capture, interleaved. The capturing server starts afresh for every run with a new file in the OS
+      // temp dir, deleted after it (a 64 KiB echo run writes gigabytes), so the disk holds one run at most;
+      // each row notes the file's size and the packets dropped because the disk fell behind (the capture
+      // drops rather than slow a connection down).
+      const plain = await startCliTarget('serve', []);
+      extra.push(plain);
+      const plans: Array<[string, number, number, string]> = [['http-keepalive', 0, 0, 'keep-alive'], ['ws-echo', 1024, 16, 'echo 1 KiB'], ['ws-echo', 65536, 4, 'echo 64 KiB']];
+      for (const [scenario, size, window, label] of plans) {
+        const options = scenario === 'ws-echo' ? { seconds: SECONDS, connections: CONNECTIONS, size, window } : { seconds: SECONDS, connections: CONNECTIONS };
+        const metric = scenario === 'ws-echo' ? (m: Measured): number => m.result.bytes! / m.result.seconds! / 1e6 : opsPerSecond;
+        const unit = scenario === 'ws-echo' ? 'MB/s' : 'req/s';
+        const without: Measured[] = [];
+        const withPcap: Measured[] = [];
+        const notes: string[] = [];
+        for (let r = 0; r < REPEATS; r++) {
+          without.push(await measure(plain, scenario, options));
+          const file = join(tmpdir(), `switchyard-bench-${process.pid}-${r}.pcapng`);
+          const capturing = await startCliTarget('serve --pcap', ['--pcap', file]);
+          try {
+            withPcap.push(await measure(capturing, scenario, options));
+          } finally {
+            await capturing.stop!();
+            const dropped = /(\d+) packets dropped/.exec(capturing.stderr!())?.[1] ?? '0';
+            notes.push(`${(statSync(file).size / 1e6).toFixed(0)} MB, ${dropped} dropped`);
+            rmSync(file, { force: true });
+          }
+        }
+        const row = (name: string, ms: Measured[], note?: string): Row => ({
+          scenario: `pcap ${label}`, target: name, metric: unit, value: median(ms.map(metric)), unit,
+          serverBusy: median(ms.map((m) => m.serverBusy)), clientBusy: median(ms.map((m) => m.clientBusy)),
+          errors: ms.reduce((n, m) => n + (m.result.errors ?? 0), 0), ...(note === undefined ? {} : { note }),
+        });
+        const a = row('serve', without);
+        const b = row('serve --pcap', withPcap, `capture per run: ${notes.join('; ')}`);
+        rows.push(a, b);
+        ratios.push({ what: `${label}, serve --pcap vs serve (${unit})`, ratio: b.value / a.value });
       }
     }
     if (wants('h2-requests')) {

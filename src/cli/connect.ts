@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { Duplex, Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { fiveTupleOf, formatEndpoint } from '../accept-loop/five-tuple.js';
 import type { ResponseHead } from '../http/response-parser.js';
@@ -20,6 +21,7 @@ import { pipeWebSocket, type WebSocketPipeOptions } from './websocket-pipe.js';
 import { acceptDeflateResponse, describeDeflate, type DeflateParams } from '../protocols/websocket/deflate-negotiation.js';
 import { parseExtensions } from '../protocols/websocket/handshake-fields.js';
 import { DEFAULT_DEFLATE_TUNING } from '../protocols/websocket/permessage-deflate.js';
+import { FrameLayoutReader, formatFrameLayout, type FrameLayout } from '../protocols/websocket/frame-layout.js';
 
 export const CONNECT_HELP = `switchyard connect <url> [options]
 
@@ -61,6 +63,12 @@ Options:
   --verbose              print the connection's 5-tuple, the TLS version, cipher, ALPN and server
                          certificate, the raw handshake and the close on stderr; with --http2 the
                          server's SETTINGS and the HPACK-decoded request and response header blocks
+  --hexdump              print on stderr what crosses the wire: the request and response heads with their
+                         CR LF shown as \\r\\n, then every WebSocket frame sent (masked, as the client sends
+                         it) and received, each laid out on RFC 6455 §5.2's frame diagram; with --upgrade
+                         a classic hex dump (offset, 16 bytes, ASCII) of each chunk each way; with --http2
+                         the header blocks HPACK-decoded (their wire bytes are compressed), then the stream's
+                         bytes the same way
   --timeout MS           give up if connecting and the handshake take longer (default 10000)
   -h, --help             show this help
 
@@ -90,6 +98,7 @@ export async function connectCommand(argv: string[]): Promise<void> {
       cacert: { type: 'string' },
       insecure: { type: 'boolean', short: 'k', default: false },
       verbose: { type: 'boolean', default: false },
+      hexdump: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '10000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -101,6 +110,7 @@ export async function connectCommand(argv: string[]): Promise<void> {
   const timeoutMs = parseTimeout(values.timeout!);
   const headers = values.header!.map(parseHeaderArg);
   const verbose = values.verbose ? (line: string) => process.stderr.write(line + '\n') : undefined;
+  const hexdump: Dump | undefined = values.hexdump ? (line: string) => process.stderr.write(line + '\n') : undefined;
   // A reader that went away (`| head -1`) ends the session, not in a crash.
   process.stdout.on('error', () => process.exit(0));
 
@@ -115,18 +125,18 @@ export async function connectCommand(argv: string[]): Promise<void> {
       // RFC 8441 §4: :protocol carries one token, where Upgrade may list several.
       if (token.includes(',')) throw new CliError('--upgrade with --http2 takes one token: an extended CONNECT names exactly one :protocol (RFC 8441 §4)');
       const block = buildConnectHeaders(target, token, headers);
-      await connectHttp2Raw(target, block, { timeoutMs, tls }, verbose);
+      await connectHttp2Raw(target, block, { timeoutMs, tls, hexdump }, verbose);
       return;
     }
-    await connectRaw(target, buildUpgradeRequest(target, token, headers), { timeoutMs, tls }, verbose);
+    await connectRaw(target, buildUpgradeRequest(target, token, headers), { timeoutMs, tls, hexdump }, verbose);
   } else {
     const target = parseTarget(positionals[0]!, ['ws:', 'wss:'], ' (for other protocols use --upgrade TOKEN)');
     const tls = parseTrust(values, target);
     if (values.http2) {
-      await connectHttp2WebSocket(target, { protocols: values.protocol!, headers, binary: values.binary!, deflate: !values['no-deflate'], timeoutMs, tls }, verbose);
+      await connectHttp2WebSocket(target, { protocols: values.protocol!, headers, binary: values.binary!, deflate: !values['no-deflate'], timeoutMs, tls, hexdump }, verbose);
       return;
     }
-    await connectWebSocket(target, { protocols: values.protocol!, headers, binary: values.binary!, deflate: !values['no-deflate'], timeoutMs, tls }, verbose);
+    await connectWebSocket(target, { protocols: values.protocol!, headers, binary: values.binary!, deflate: !values['no-deflate'], timeoutMs, tls, hexdump }, verbose);
   }
 }
 
@@ -140,16 +150,21 @@ function parseTrust(values: { cacert?: string | undefined; insecure?: boolean | 
 interface Connection {
   readonly timeoutMs: number;
   readonly tls: TlsTrust;
+  /** --hexdump: where the wire bytes are shown. */
+  readonly hexdump?: Dump | undefined;
 }
 
 async function connectRaw(target: UpgradeTarget, request: string, connection: Connection, verbose?: (line: string) => void): Promise<void> {
-  const { timeoutMs, tls } = connection;
-  const response = await openUpgrade(target, request, { timeoutMs, tls, ...(verbose ? { onSent: showSent(verbose, tls) } : {}) });
+  const { timeoutMs, tls, hexdump } = connection;
+  const onSent = sentHandler(verbose, hexdump, tls);
+  const response = await openUpgrade(target, request, { timeoutMs, tls, ...(onSent ? { onSent } : {}) });
   if (verbose) showHead(verbose, response.head);
+  if (hexdump) dumpHead(hexdump, '<-', 'response head', response.head.raw);
   if (response.head.status !== 101) {
     response.socket.destroy();
     throw notUpgraded(response.head);
   }
+  if (hexdump) tapRaw(response.socket, process.stdin, response.rest, hexdump);
   const outcome = await pipeUpgraded(response.socket, response.rest, process.stdin, process.stdout);
   process.stdin.destroy();
   verbose?.(`* closed${outcome.clean ? ' cleanly' : `: ${outcome.reason}`}`);
@@ -174,12 +189,10 @@ async function connectWebSocket(target: UpgradeTarget, choices: WebSocketChoices
     if (error instanceof UsageError) throw new CliError(error.message);
     throw error;
   }
-  const response = await openUpgrade(target, request, {
-    timeoutMs: choices.timeoutMs,
-    tls: choices.tls,
-    ...(verbose ? { onSent: showSent(verbose, choices.tls) } : {}),
-  });
+  const onSent = sentHandler(verbose, choices.hexdump, choices.tls);
+  const response = await openUpgrade(target, request, { timeoutMs: choices.timeoutMs, tls: choices.tls, ...(onSent ? { onSent } : {}) });
   if (verbose) showHead(verbose, response.head);
+  if (choices.hexdump) dumpHead(choices.hexdump, '<-', 'response head', response.head.raw);
   if (response.head.status !== 101) {
     response.socket.destroy();
     throw notUpgraded(response.head);
@@ -191,18 +204,21 @@ async function connectWebSocket(target: UpgradeTarget, choices: WebSocketChoices
   }
   if (verbose && verdict.protocol) verbose(`* subprotocol: ${verdict.protocol}`);
   if (verbose) showDeflate(verbose, choices.deflate, verdict.deflate);
-  const outcome = await pipeWebSocket(response.socket, response.rest, process.stdin, process.stdout, pipeOptions(choices, verdict.deflate, verbose));
+  const frames = choices.hexdump ? frameDump(choices.hexdump) : undefined;
+  const outcome = await pipeWebSocket(response.socket, response.rest, process.stdin, process.stdout, pipeOptions(choices, verdict.deflate, verbose, frames));
   process.stdin.destroy();
+  frames?.end();
   webSocketVerdict(outcome, verbose);
 }
 
-function pipeOptions(choices: WebSocketChoices, deflate: DeflateParams | undefined, verbose?: (line: string) => void): WebSocketPipeOptions {
+function pipeOptions(choices: WebSocketChoices, deflate: DeflateParams | undefined, verbose?: (line: string) => void, frames?: FrameDump): WebSocketPipeOptions {
   return {
     binary: choices.binary,
     maxMessageBytes: DEFAULT_LIMITS.webSocketMaxMessageBytes,
     closeTimeoutMs: DEFAULT_LIMITS.webSocketCloseTimeoutMs,
     ...(deflate === undefined ? {} : { deflate: { params: deflate, ...DEFAULT_DEFLATE_TUNING } }),
     ...(verbose === undefined ? {} : { onMessage: verbose }),
+    ...(frames === undefined ? {} : { onWire: frames.onWire }),
   };
 }
 
@@ -271,6 +287,15 @@ async function openHttp2Tunnel(target: UpgradeTarget, block: OutgoingHttpHeaders
       verbose(`* response HEADERS on stream ${response.stream.id ?? '?'} (shown HPACK-decoded, not wire bytes):`);
       for (const line of formatHeaderBlock(response.headers)) verbose(`< ${line}`);
     }
+    const hexdump = connection.hexdump;
+    if (hexdump) {
+      // HPACK compresses the header blocks against a table both sides keep: their bytes would teach nothing.
+      hexdump(`-> HEADERS on stream ${response.stream.id ?? '?'} (HPACK-compressed on the wire; shown decoded):`);
+      for (const line of formatHeaderBlock(block)) hexdump(`   ${line}`);
+      hexdump(`<- HEADERS on stream ${response.stream.id ?? '?'} (HPACK-compressed on the wire; shown decoded):`);
+      for (const line of formatHeaderBlock(response.headers)) hexdump(`   ${line}`);
+      hexdump("* below: the stream's bytes (the payload of its DATA frames), not the HTTP/2 frames around them");
+    }
     if (response.status !== 200) {
       const body = await readStreamBody(response.stream, BODY_BYTES, BODY_WAIT_MS);
       const text = body.toString('utf8').trim().replace(/\s*\r?\n\s*/g, ' / ');
@@ -314,14 +339,17 @@ async function connectHttp2WebSocket(target: UpgradeTarget, choices: WebSocketCh
     deflate = agreed;
   }
   if (verbose) showDeflate(verbose, choices.deflate, deflate);
-  const outcome = await pipeWebSocket(response.stream, new Uint8Array(0), process.stdin, process.stdout, pipeOptions(choices, deflate, verbose));
+  const frames = choices.hexdump ? frameDump(choices.hexdump) : undefined;
+  const outcome = await pipeWebSocket(response.stream, new Uint8Array(0), process.stdin, process.stdout, pipeOptions(choices, deflate, verbose, frames));
   process.stdin.destroy();
+  frames?.end();
   endSession(http2);
   webSocketVerdict(outcome, verbose);
 }
 
 async function connectHttp2Raw(target: UpgradeTarget, block: OutgoingHttpHeaders, connection: Connection, verbose?: (line: string) => void): Promise<void> {
   const { http2, response } = await openHttp2Tunnel(target, block, connection, verbose);
+  if (connection.hexdump) tapRaw(response.stream, process.stdin, new Uint8Array(0), connection.hexdump);
   // End of stdin → END_STREAM on our half; the pipe lasts until the server ends its half too.
   const outcome = await pipeUpgraded(response.stream, new Uint8Array(0), process.stdin, process.stdout);
   process.stdin.destroy();
@@ -355,4 +383,79 @@ function showEndpoints(verbose: (line: string) => void, socket: Socket, trust: T
   verbose(`* tls: ${tls.summary}`);
   if (!tls.verified) verbose(`* tls: ${tls.verification}`);
   return true;
+}
+
+// --hexdump: what crossed the wire, each way.
+
+type Dump = (line: string) => void;
+type WireDirection = 'sent' | 'received';
+const ARROW: Readonly<Record<WireDirection, string>> = { sent: '->', received: '<-' };
+
+/** What `openUpgrade` calls once the request is out: --verbose's lines and --hexdump's head, as asked. */
+function sentHandler(verbose: Dump | undefined, hexdump: Dump | undefined, trust: TlsTrust): ((socket: Socket, request: string) => void) | undefined {
+  if (!verbose && !hexdump) return undefined;
+  const show = verbose ? showSent(verbose, trust) : undefined;
+  return (socket, request) => {
+    show?.(socket, request);
+    if (hexdump) dumpHead(hexdump, '->', 'request head', request);
+  };
+}
+
+/** A head line by line, each CR LF written out: where a line ends, and the empty line that ends the head. */
+export function dumpHead(dump: Dump, arrow: string, what: string, head: string): void {
+  dump(`${arrow} ${what}, ${Buffer.byteLength(head, 'latin1')} bytes (CR LF shown as \\r\\n):`);
+  const lines = head.split('\r\n');
+  // The head ends with CR LF CR LF; after the last of them there is nothing to show.
+  if (lines[lines.length - 1] === '') lines.pop();
+  for (const line of lines) dump(`   ${printable(line)}\\r\\n`);
+}
+
+interface FrameDump {
+  readonly onWire: (direction: WireDirection, bytes: Uint8Array) => void;
+  /** The connection is over: show a frame either side was in the middle of. */
+  readonly end: () => void;
+}
+
+/** One FrameLayoutReader per direction, so each side's frames are cut where that side's stream cuts them. */
+function frameDump(dump: Dump): FrameDump {
+  const readers: Record<WireDirection, FrameLayoutReader> = { sent: new FrameLayoutReader(), received: new FrameLayoutReader() };
+  const show = (direction: WireDirection, frame: FrameLayout): void => dump(formatFrameLayout(frame, ARROW[direction]) + '\n');
+  return {
+    onWire: (direction, bytes) => { for (const frame of readers[direction].receive(bytes)) show(direction, frame); },
+    end: () => {
+      for (const direction of ['sent', 'received'] as const) {
+        const partial = readers[direction].end();
+        if (partial) show(direction, partial);
+      }
+    },
+  };
+}
+
+/**
+ * --upgrade's bytes are no framing we know, so each chunk is dumped as it passed. Input is tapped where
+ * the pipe reads it, which is exactly what it then writes to the socket.
+ */
+function tapRaw(socket: Duplex, input: Readable, rest: Uint8Array, dump: Dump): void {
+  const offsets: Record<WireDirection, number> = { sent: 0, received: 0 };
+  const show = (direction: WireDirection, bytes: Uint8Array, note = ''): void => {
+    dump(`${ARROW[direction]} ${bytes.length} bytes at offset ${offsets[direction]}${note}:`);
+    for (const line of hexDumpLines(bytes, offsets[direction])) dump(`   ${line}`);
+    offsets[direction] += bytes.length;
+  };
+  if (rest.length > 0) show('received', rest, ' (they came with the 101)');
+  // Listeners on paused streams: the pipe that follows resumes them, and these see every chunk too.
+  socket.on('data', (chunk: Buffer) => show('received', chunk));
+  input.on('data', (chunk: Buffer) => show('sent', chunk));
+}
+
+/** `00000010  68 65 6c 6c 6f 20 72 61  77 0a 73 65 63 6f 6e 64  |hello raw.second|`, as `hexdump -C`. */
+export function hexDumpLines(bytes: Uint8Array, start = 0): string[] {
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length; at += 16) {
+    const row = bytes.subarray(at, at + 16);
+    const hex = Array.from({ length: 16 }, (_, i) => (i < row.length ? row[i]!.toString(16).padStart(2, '0') : '  '));
+    const ascii = Array.from(row, (byte) => (byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : '.')).join('');
+    lines.push(`${(start + at).toString(16).padStart(8, '0')}  ${hex.slice(0, 8).join(' ')}  ${hex.slice(8).join(' ')}  |${ascii}|`);
+  }
+  return lines;
 }

@@ -165,7 +165,14 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     process.stderr.write(`${signal}: closing gracefully\n`);
     const force = setTimeout(() => process.exit(1), server.limits.shutdownTimeoutMs + 2_000);
     force.unref();
-    void server.close().then(() => process.exit(0));
+    void server.close().then(() => {
+      const capture = server.capture;
+      if (capture !== undefined) {
+        const lost = capture.dropped > 0 ? `, ${capture.dropped} packets dropped (the disk was slower than the traffic)` : '';
+        process.stderr.write(`pcap: ${capture.size} bytes written to ${capture.path}${capture.cut ? ' (cut at --pcap-max-bytes)' : ''}${lost}${capture.error ? `; writing failed: ${capture.error.message}` : ''}\n`);
+      }
+      process.exit(0);
+    });
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

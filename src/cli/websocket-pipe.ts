@@ -29,6 +29,11 @@ export interface WebSocketPipeOptions {
   readonly deflate?: DeflateSetup;
   /** Told one line per message, with its size on the wire when compression is on (for --verbose). */
   readonly onMessage?: (line: string) => void;
+  /**
+   * Told every byte as it goes onto or comes off the wire, before the codec sees it (it unmasks received
+   * payloads in place), for --hexdump. The bytes are lent: copy what must outlive the call.
+   */
+  readonly onWire?: (direction: 'sent' | 'received', bytes: Uint8Array) => void;
 }
 
 export interface WebSocketPipeOutcome {
@@ -48,6 +53,7 @@ export async function pipeWebSocket(
     ? { role: 'client', maxMessageBytes: options.maxMessageBytes }
     : { role: 'client', maxMessageBytes: options.maxMessageBytes, deflate: options.deflate });
   const onMessage = options.onMessage;
+  const onWire = options.onWire;
   /** `* sent text 1024 B, deflated to 87 B`: what compression did to one message, for --verbose. */
   const noteMessage = (direction: 'sent' | 'received', kind: string, length: number): void => {
     if (onMessage === undefined) return;
@@ -71,7 +77,10 @@ export async function pipeWebSocket(
     if (!socket.writable) return;
     socket.cork();
     let ok = true;
-    for (const frame of frames) ok = socket.write(frame);
+    for (const frame of frames) {
+      onWire?.('sent', frame);
+      ok = socket.write(frame);
+    }
     socket.uncork();
     // Backpressure: stop reading input until the kernel has taken what we queued.
     if (!ok && !input.isPaused()) {
@@ -186,13 +195,13 @@ export async function pipeWebSocket(
     }
   };
 
-  socket.on('data', (chunk: Buffer) => { codec.receive(chunk); readEvents(); });
+  socket.on('data', (chunk: Buffer) => { onWire?.('received', chunk); codec.receive(chunk); readEvents(); });
   socket.on('end', () => { codec.receiveEnd(); readEvents(); socket.end(); });
   socket.on('error', (error: NodeJS.ErrnoException) => { socketError ??= error.code === 'ECONNRESET' ? 'connection reset by peer' : error.message; });
   input.on('data', onInput);
   input.on('end', onInputEnd);
   // The bytes that came with the 101 are the first frames: before anything read from the socket later.
-  if (rest.length > 0) { codec.receive(rest); readEvents(); }
+  if (rest.length > 0) { onWire?.('received', rest); codec.receive(rest); readEvents(); }
   socket.resume();
   await closed;
   clearTimeout(timer);
