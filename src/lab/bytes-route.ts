@@ -95,9 +95,9 @@ function directionView(side: DirectionBytes, kept: Buffer): DirectionView {
 }
 
 function framesOf(side: DirectionBytes, kept: Buffer, start: number, direction: 'in' | 'out'): Array<FrameLayout & { direction: 'in' | 'out'; at: number | null }> {
-  const { frames, partial } = layoutFrames(kept.subarray(start), { maxShownBytes: SHOWN_PAYLOAD_BYTES });
+  const { frames, partial } = layoutFrames(kept.subarray(start), { maxShownBytes: SHOWN_PAYLOAD_BYTES, startOffset: start });
   const all = partial === null ? frames : [...frames, partial];
-  return all.map((frame) => ({ ...frame, offset: frame.offset + start, direction, at: side.timeOf(frame.offset + start) }));
+  return all.map((frame) => ({ ...frame, direction, at: side.timeOf(frame.offset) }));
 }
 
 /** Where the first HTTP/1.1 head ends (after its empty line, RFC 9112 §2.1), or 0 when it has not. */

@@ -10,6 +10,10 @@
  * served, the feed's arrives in its `hello`, and the chat socket is found by a random tag in its request
  * target (`/chat?lab=…`), which the feed reports in the `request` event.
  *
+ * A click on a row (or Enter on its # button) opens the byte view: that connection's first bytes each way,
+ * fetched from `GET /_lab/connections/ID/bytes`: the request head and the 101 with every CR LF shown, each
+ * WebSocket frame field by field as in RFC 6455 §5.2's diagram, and a hex dump for everything else.
+ *
  * Inline script and style are pinned by their SHA-256 in the Content-Security-Policy; everything the
  * server or a peer says (targets, chat text, error messages) reaches the DOM as text, never as markup.
  */
@@ -87,6 +91,40 @@ tr.stream.stream-closed { opacity: .5; }
 #timeline .type { display: inline-block; min-width: 7.5ch; font-weight: 700; }
 .ev-accept .type, .ev-close .type { color: #0b6e6e; } .ev-request .type, .ev-response .type { color: var(--page); }
 .ev-upgrade .type { color: var(--chat); } .ev-protocol .type { color: var(--feed); } .ev-error .type, .ev-refuse .type { color: #b0361f; }
+#conn-rows tr[data-id], #conn-rows tr.stream { cursor: pointer; }
+#conn-rows tr[data-id]:hover { background: #eef3f8; }
+#conn-rows tr.selected { outline: 2px solid var(--accent); outline-offset: -2px; }
+button.open-bytes { padding: 0 4px; border: 1px solid var(--line); border-radius: 4px; background: #fff; color: var(--accent); font: inherit; font-weight: 600; cursor: pointer; }
+button.open-bytes:focus-visible, #bytes-panel button:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
+#bytes-panel { grid-column: 1 / -1; }
+#bytes-panel[hidden] { display: none; }
+#bytes-panel:focus:not(:focus-visible) { outline: none; }
+.bytes-head { display: flex; align-items: baseline; gap: 10px; flex-wrap: wrap; }
+.bytes-head h2 { margin-right: auto; }
+.bytes-head button { padding: 3px 10px; border: 1px solid var(--line); border-radius: 5px; background: #fff; font: inherit; cursor: pointer; }
+#bytes-status { margin: 4px 0 8px; color: var(--muted); }
+#bytes-status.error { color: #a40000; font-weight: 600; }
+#bytes-body h3 { margin: 14px 0 6px; font-size: 14px; }
+#bytes-body h3 small { font-weight: 400; color: var(--muted); }
+#bytes-body pre { margin: 0 0 8px; padding: 8px 10px; background: #fafbfc; border: 1px solid var(--line); border-radius: 6px; overflow: auto; max-height: 50vh;
+  font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 12.5px; white-space: pre; }
+#bytes-body .eol, #bytes-body .ctl { color: #b0361f; font-weight: 600; }
+.totals { margin: 0; padding-left: 18px; }
+.heads { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 10px; }
+ol.frames { list-style: none; margin: 0; padding: 0; }
+ol.frames > li { margin: 0 0 12px; padding: 8px 10px; border: 1px solid var(--line); border-left: 5px solid var(--page); border-radius: 6px; }
+ol.frames > li.dir-out { border-left-color: var(--chat); }
+ol.frames h4 { margin: 0 0 6px; font-size: 13.5px; }
+ol.frames h4 small { font-weight: 400; color: var(--muted); }
+table.fields { width: auto; margin-bottom: 8px; }
+table.fields td, table.fields th { white-space: normal; }
+table.fields td.value { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 12.5px; font-weight: 600; word-break: break-all; max-width: 70ch; }
+table.fields td.bits { color: var(--muted); font-size: 12px; }
+table.fields td.meaning { color: var(--muted); font-size: 12.5px; }
+table.fields tr.unused td { opacity: .6; }
+button.more-frames { padding: 4px 12px; border: 1px solid var(--line); border-radius: 5px; background: #fff; font: inherit; cursor: pointer; }
+button.more-frames[hidden] { display: none; }
+details.dump summary { cursor: pointer; color: var(--muted); margin: 8px 0 4px; }
 footer { margin: 0 20px 20px; padding: 12px 14px; border: 1px dashed #b8c0cb; border-radius: 8px; color: #3d4552; background: #fbfbfc; }
 footer h2 { font-size: 14px; }
 footer p { margin: 6px 0; }
@@ -367,7 +405,15 @@ const SCRIPT = String.raw`
       var mine = whose(row.fiveTuple);
       if (mine) { tr.dataset.self = mine; tr.classList.add('self'); }
       var t = splitTuple(row.fiveTuple);
-      cell(tr, 'num', '#' + row.id);
+      // The row opens its bytes on a click; the button in it is the same action for the keyboard.
+      var open = el('button', 'open-bytes', '#' + row.id);
+      open.type = 'button';
+      open.dataset.id = row.id;
+      open.title = 'show the bytes of connection #' + row.id;
+      open.setAttribute('aria-controls', 'bytes-panel');
+      open.setAttribute('aria-expanded', String(bytesView.id === row.id));
+      if (bytesView.id === row.id) tr.classList.add('selected');
+      cell(tr, 'num', open);
       cell(tr, '', mine ? el('span', 'badge ' + mine, BADGES[mine]) : '');
       cell(tr, '', el('span', 'state ' + row.state, row.state));
       if (row.http === '2') {
@@ -401,7 +447,13 @@ const SCRIPT = String.raw`
       frag.appendChild(tr);
       if (row.http === '2') (row.streams || []).forEach(function (s) { frag.appendChild(streamRow(row, s)); });
     });
+    // The table is rebuilt every second: keep the keyboard's place on the same connection's button.
+    var focused = document.activeElement && document.activeElement.classList.contains('open-bytes') ? document.activeElement.dataset.id : null;
     $('conn-rows').replaceChildren(frag);
+    if (focused !== null) {
+      var again = $('conn-rows').querySelector('button.open-bytes[data-id="' + focused + '"]');
+      if (again) again.focus();
+    }
     $('conn-count').textContent = '(' + lab.rows.size + ' live' + (lab.total > lab.rows.size ? ', newest ' + lab.rows.size + ' of ' + lab.total + ' shown' : '') + ')';
   }
   // What the upgraded protocol agreed on top, e.g. WebSocket's permessage-deflate and its windows.
@@ -443,6 +495,264 @@ const SCRIPT = String.raw`
     });
     $('protocols').replaceChildren(frag);
   }
+
+  // ---- the byte view: one connection's bytes as they crossed the wire, from GET /_lab/connections/ID/bytes ----
+  var bytesView = { id: null, seq: 0 }, FRAMES_PER_PAGE = 50;
+  var DIRECTION = { 'in': 'client \u2192 server', out: 'server \u2192 client' };
+  var LENGTH_FORMS = {
+    '7-bit': 'the 7-bit field is the length itself (0\u2013125)',
+    '7+16-bit': '126: the length is in the 16-bit extended field',
+    '7+64-bit': '127: the length is in the 64-bit extended field'
+  };
+  function setBytesStatus(text, isError) {
+    var status = $('bytes-status');
+    status.textContent = text;
+    status.className = isError ? 'error' : '';
+  }
+  function openBytes(id) {
+    id = Number(id);
+    var seq = ++bytesView.seq;
+    bytesView.id = id;
+    var panel = $('bytes-panel');
+    panel.hidden = false;
+    $('bytes-what').textContent = 'connection #' + id;
+    setBytesStatus('loading GET /_lab/connections/' + id + '/bytes\u2026', false);
+    $('bytes-body').replaceChildren();
+    render();
+    panel.focus({ preventScroll: true });
+    panel.scrollIntoView({ block: 'nearest' });
+    fetch(new URL('_lab/connections/' + id + '/bytes', location.href).href, { cache: 'no-store', headers: { accept: 'application/json' } })
+      .then(function (response) {
+        return response.text().then(function (text) {
+          var parsed = null;
+          try { parsed = JSON.parse(text); } catch (error) { /* not JSON: shown as text */ }
+          return { status: response.status, ok: response.ok, body: parsed, text: text };
+        });
+      })
+      .then(function (answer) {
+        if (seq !== bytesView.seq) return; // another row was opened (or the panel closed) meanwhile
+        if (!answer.ok) {
+          var why = answer.body && answer.body.error ? answer.body.error : answer.text.slice(0, 300);
+          setBytesStatus('#' + id + ': ' + answer.status + ' ' + why, true);
+          return;
+        }
+        if (!answer.body) { setBytesStatus('#' + id + ': the answer was not JSON', true); return; }
+        setBytesStatus('as of ' + clock(Date.now()) + ' (reload for what crossed since)', false);
+        renderBytes(answer.body);
+      }, function (error) {
+        if (seq !== bytesView.seq) return;
+        setBytesStatus('#' + id + ': could not fetch its bytes: ' + error.message, true);
+      });
+  }
+  function closeBytes() {
+    var id = bytesView.id;
+    bytesView.id = null;
+    bytesView.seq++;
+    $('bytes-panel').hidden = true;
+    $('bytes-body').replaceChildren();
+    renderAll();
+    var button = $('conn-rows').querySelector('button.open-bytes[data-id="' + id + '"]');
+    if (button) button.focus();
+  }
+  lab.openBytes = openBytes;
+  lab.closeBytes = closeBytes;
+
+  // Text as received, each line end shown as the bytes it is (\r\n, or a lone \r or \n), other control bytes escaped.
+  function visibleText(parent, text) {
+    var plain = '';
+    for (var i = 0; i < text.length; i++) {
+      var c = text.charCodeAt(i);
+      if (c >= 0x20 && c !== 0x7f) { plain += text[i]; continue; }
+      if (plain) { parent.appendChild(document.createTextNode(plain)); plain = ''; }
+      var ctl = el('span', 'ctl', c === 9 ? '\\t' : '\\x' + (c < 16 ? '0' : '') + c.toString(16));
+      ctl.title = 'byte 0x' + (c < 16 ? '0' : '') + c.toString(16);
+      parent.appendChild(ctl);
+    }
+    if (plain) parent.appendChild(document.createTextNode(plain));
+  }
+  function headBlock(title, direction, text, field) {
+    var box = el('div', 'head-block');
+    var h = el('h3', '', title + ' ');
+    h.appendChild(el('small', '', direction + (text === null || text === undefined ? '' : ', ' + text.length + ' bytes')));
+    box.appendChild(h);
+    var pre = el('pre', 'head');
+    pre.dataset.field = field;
+    if (text === null || text === undefined) {
+      pre.textContent = field === 'request' ? '(no request head received yet)' : '(no response head sent yet)';
+      pre.classList.add('none');
+    } else {
+      var re = /\r\n|\r|\n/g, last = 0, match;
+      while ((match = re.exec(text))) {
+        visibleText(pre, text.slice(last, match.index));
+        var eol = el('span', 'eol', match[0] === '\r\n' ? '\\r\\n' : match[0] === '\r' ? '\\r' : '\\n');
+        eol.title = match[0] === '\r\n' ? 'CR LF: bytes 0d 0a' + (match.index === last && last > 0 ? ', the empty line that ends the head' : '') : 'a bare ' + (match[0] === '\r' ? 'CR (0d)' : 'LF (0a)');
+        pre.appendChild(eol);
+        pre.appendChild(document.createTextNode('\n'));
+        last = re.lastIndex;
+      }
+      if (last < text.length) visibleText(pre, text.slice(last));
+    }
+    box.appendChild(pre);
+    return box;
+  }
+  function bit(value) { return value ? '1' : '0'; }
+  function fieldRow(table, field, name, bits, value, raw, meaning) {
+    var tr = el('tr');
+    tr.appendChild(el('th', '', name));
+    tr.appendChild(el('td', 'bits', bits));
+    var td = el('td', 'value', value);
+    td.dataset.field = field;
+    td.dataset.value = raw === null || raw === undefined ? '' : String(raw);
+    tr.appendChild(td);
+    tr.appendChild(el('td', 'meaning', meaning || ''));
+    table.appendChild(tr);
+    return tr;
+  }
+  function frameItem(f, index) {
+    var li = el('li', 'frame dir-' + f.direction);
+    li.dataset.direction = f.direction;
+    li.dataset.index = index;
+    li.dataset.opcode = f.opcodeName;
+    var heading = el('h4', '', (index + 1) + '. ' + (DIRECTION[f.direction] || f.direction) + '  ' + f.opcodeName + ', ' +
+      f.payloadLength + ' byte' + (f.payloadLength === 1 ? '' : 's') + ' of payload ');
+    heading.appendChild(el('small', '', (f.at ? clock(f.at) + ' \u00b7 ' : '') + 'byte ' + f.offset + ' of the ' + (f.direction === 'in' ? 'client\u2019s' : 'server\u2019s') +
+      ' stream \u00b7 header ' + f.headerBytes + ' bytes' + (f.complete ? '' : ' \u00b7 incomplete: the kept bytes end inside this frame')));
+    li.appendChild(heading);
+
+    var table = el('table', 'fields');
+    var head = el('tr');
+    ['field', 'bits', 'value', 'meaning'].forEach(function (name) { head.appendChild(el('th', '', name)); });
+    var thead = el('thead');
+    thead.appendChild(head);
+    table.appendChild(thead);
+    var rows = el('tbody');
+    var compressed = !!f.rsv1;
+    fieldRow(rows, 'fin', 'FIN', '1', bit(f.fin), bit(f.fin), f.fin ? 'the final fragment of its message' : 'more fragments follow in continuation frames');
+    fieldRow(rows, 'rsv1', 'RSV1', '1', bit(f.rsv1), bit(f.rsv1), compressed ? 'set: this message is compressed (permessage-deflate, RFC 7692)' : 'reserved for extensions');
+    fieldRow(rows, 'rsv2', 'RSV2', '1', bit(f.rsv2), bit(f.rsv2), 'reserved');
+    fieldRow(rows, 'rsv3', 'RSV3', '1', bit(f.rsv3), bit(f.rsv3), 'reserved');
+    var op = Number(f.opcode);
+    fieldRow(rows, 'opcode', 'opcode', '4', '0x' + op.toString(16) + ' (' + op.toString(2).padStart(4, '0') + ') ' + f.opcodeName, op,
+      op >= 8 ? 'a control frame' : op === 0 ? 'continues the message before' : 'begins a message');
+    fieldRow(rows, 'mask', 'MASK', '1', bit(f.masked), bit(f.masked), f.masked ? 'the payload is masked (every client\u2192server frame must be)' : 'not masked (server\u2192client frames never are)');
+    fieldRow(rows, 'payload-len', 'Payload len', '7', String(f.lengthField), f.lengthField, (LENGTH_FORMS[f.lengthForm] || f.lengthForm) + ' \u2014 ' + f.lengthForm + ' form')
+      .querySelector('td.value').dataset.form = f.lengthForm;
+    var extended = f.lengthForm === '7+16-bit' ? '16' : f.lengthForm === '7+64-bit' ? '64' : '';
+    var ext = fieldRow(rows, 'extended-length', 'Extended payload length', extended || '0', extended ? String(f.payloadLength) : '\u2014', extended ? f.payloadLength : null,
+      extended ? 'the payload length, ' + extended + '-bit unsigned, network byte order' : 'not present: the 7-bit field said it all');
+    if (!extended) ext.className = 'unused';
+    var key = fieldRow(rows, 'masking-key', 'Masking-key', f.masked ? '32' : '0', f.maskingKey || '\u2014', f.maskingKey,
+      f.maskingKey ? 'payload byte i is XORed with key byte i mod 4' : 'not present: MASK is 0');
+    if (!f.maskingKey) key.className = 'unused';
+    var shown = f.shownBytes < f.payloadLength ? ' (first ' + f.shownBytes + ' of ' + f.payloadLength + ' bytes)' : '';
+    var masked = fieldRow(rows, 'masked-payload', 'Payload, masked', f.payloadLength * 8 + '', f.maskedHex || '\u2014', f.maskedHex,
+      f.maskedHex ? 'as it crossed the wire' + shown : 'not masked: the bytes below are the wire bytes');
+    if (!f.maskedHex) masked.className = 'unused';
+    fieldRow(rows, 'payload', f.masked ? 'Payload, unmasked' : 'Payload', f.payloadLength * 8 + '', f.payloadHex || '(empty)', f.payloadHex,
+      (f.masked ? 'after XOR with the masking key' : 'as it crossed the wire') + shown);
+    var text = fieldRow(rows, 'text', 'as text', '', f.text === null || f.text === undefined ? '\u2014' : f.text, f.text,
+      f.text === null || f.text === undefined ? (compressed ? 'compressed: DEFLATE bytes, not text until inflated' : 'not shown as text') : 'UTF-8' + shown);
+    if (f.text === null || f.text === undefined) text.className = 'unused';
+    if (f.closeCode !== null && f.closeCode !== undefined) {
+      fieldRow(rows, 'close-code', 'close code', '16', String(f.closeCode), f.closeCode, 'the first two payload bytes');
+      fieldRow(rows, 'close-reason', 'close reason', '', f.closeReason || '(none)', f.closeReason, 'the rest of the payload, UTF-8');
+    }
+    table.appendChild(rows);
+    li.appendChild(table);
+    if (f.diagram) {
+      var diagram = el('pre', 'diagram', f.diagram);
+      diagram.dataset.field = 'diagram';
+      li.appendChild(diagram);
+    }
+    return li;
+  }
+  // hexdump -C style: offset, 16 bytes in hex (two groups of 8), the printable ASCII beside them.
+  function hexDump(base64) {
+    var bin = atob(base64 || '');
+    var lines = [];
+    for (var offset = 0; offset < bin.length; offset += 16) {
+      var hex = '', ascii = '';
+      for (var i = 0; i < 16; i++) {
+        if (i === 8) hex += ' ';
+        if (offset + i < bin.length) {
+          var c = bin.charCodeAt(offset + i);
+          hex += (c < 16 ? '0' : '') + c.toString(16) + ' ';
+          ascii += c >= 0x20 && c < 0x7f ? bin[offset + i] : '.';
+        } else {
+          hex += '   ';
+        }
+      }
+      lines.push(offset.toString(16).padStart(8, '0') + '  ' + hex + ' |' + ascii + '|');
+    }
+    return lines.length ? lines.join('\n') : '(no bytes)';
+  }
+  function dumpBlock(b, side, open) {
+    var details = el('details', 'dump');
+    details.open = open;
+    var data = b[side] || { totalBytes: 0, keptBytes: 0, base64: '' };
+    details.appendChild(el('summary', '', 'hex dump, ' + DIRECTION[side] + ': ' + data.keptBytes + ' bytes'));
+    var pre = el('pre', 'hexdump', hexDump(data.base64));
+    pre.dataset.field = 'dump-' + side;
+    details.appendChild(pre);
+    return details;
+  }
+  function renderBytes(b) {
+    $('bytes-what').textContent = '#' + b.id + ' \u00b7 ' + b.fiveTuple + ' \u00b7 ' + b.transport + (b.protocol ? ' \u00b7 ' + b.protocol : '');
+    var frag = document.createDocumentFragment();
+    var totals = el('ul', 'totals');
+    ['in', 'out'].forEach(function (side) {
+      var data = b[side] || { totalBytes: 0, keptBytes: 0 };
+      var li = el('li', '', DIRECTION[side] + ': kept ' + data.keptBytes + ' of ' + data.totalBytes + ' bytes' +
+        (data.keptBytes < data.totalBytes && !b.notes ? ' (only the first ' + b.limitBytes + ' of each direction are kept)' : ''));
+      li.dataset.field = 'total-' + side;
+      totals.appendChild(li);
+    });
+    // Only the server knows why some bytes are missing (HTTP/2 read natively, the limit): its notes, as text.
+    (b.notes || []).forEach(function (text) { totals.appendChild(el('li', 'note', text)); });
+    if (b.transport === 'tls') totals.appendChild(el('li', 'note', 'TLS: these are the bytes inside the encryption, as the lab read and wrote them'));
+    frag.appendChild(totals);
+    var heads = el('div', 'heads');
+    heads.appendChild(headBlock('Request head', DIRECTION['in'], b.request, 'request'));
+    heads.appendChild(headBlock('Response head', DIRECTION.out, b.response, 'response'));
+    frag.appendChild(heads);
+    if (b.frames) {
+      var h = el('h3', '', 'Frames ');
+      h.appendChild(el('small', '', b.frames.length + ', in time order, laid out as in RFC 6455 \u00a75.2'));
+      frag.appendChild(h);
+      var list = el('ol', 'frames');
+      list.id = 'bytes-frames';
+      if (!b.frames.length) list.appendChild(el('li', 'none', 'no frames yet'));
+      frag.appendChild(list);
+      // A busy connection keeps hundreds of frames in its first bytes: lay them out a page at a time.
+      var more = el('button', 'more-frames');
+      more.type = 'button';
+      var shown = 0;
+      var showMore = function () {
+        var end = Math.min(b.frames.length, shown + FRAMES_PER_PAGE);
+        for (; shown < end; shown++) list.appendChild(frameItem(b.frames[shown], shown));
+        more.hidden = shown >= b.frames.length;
+        more.textContent = 'show ' + Math.min(FRAMES_PER_PAGE, b.frames.length - shown) + ' more frames (' + (b.frames.length - shown) + ' not shown yet)';
+      };
+      more.addEventListener('click', showMore);
+      showMore();
+      frag.appendChild(more);
+    }
+    frag.appendChild(dumpBlock(b, 'in', !b.frames));
+    frag.appendChild(dumpBlock(b, 'out', !b.frames));
+    $('bytes-body').replaceChildren(frag);
+  }
+  $('conn-rows').addEventListener('click', function (event) {
+    var tr = event.target.closest('tr');
+    if (!tr) return;
+    var id = tr.dataset.id !== undefined ? tr.dataset.id : tr.dataset.connection;
+    if (id === undefined) return;
+    // Dragging across a row to copy its text is not a click on it.
+    if (event.target.tagName !== 'BUTTON' && String(window.getSelection()) !== '') return;
+    openBytes(id);
+  });
+  $('bytes-close').addEventListener('click', closeBytes);
+  $('bytes-reload').addEventListener('click', function () { if (bytesView.id !== null) openBytes(bytesView.id); });
+  $('bytes-panel').addEventListener('keydown', function (event) { if (event.key === 'Escape') closeBytes(); });
 
   // ---- the timeline ----
   function describe(e) {
@@ -592,7 +902,7 @@ const BODY = `
 </section>
 <main>
   <section id="connections-panel">
-    <h2>Connections <small id="conn-count"></small></h2>
+    <h2>Connections <small id="conn-count"></small> <small>· click a row (or its #) to see its bytes</small></h2>
     <div class="scroll">
       <table id="connections">
         <thead><tr>
@@ -620,6 +930,15 @@ const BODY = `
       </form>
     </section>
   </aside>
+  <section id="bytes-panel" hidden aria-labelledby="bytes-title" tabindex="-1">
+    <div class="bytes-head">
+      <h2 id="bytes-title">Bytes <small id="bytes-what"></small></h2>
+      <button type="button" id="bytes-reload">reload</button>
+      <button type="button" id="bytes-close" aria-label="close the byte view">close ✕</button>
+    </div>
+    <p id="bytes-status" role="status"></p>
+    <div id="bytes-body"></div>
+  </section>
   <section id="timeline-panel">
     <div class="timeline-head">
       <h2>Timeline <small>newest first: accept → request → 101 → frames → close</small></h2>
@@ -651,6 +970,11 @@ const BODY = `
   <code>--proxy-protocol --trust-proxy</code>, the server reads the PROXY header a trusted proxy sends first and shows
   the client's 5-tuple, with the proxy's own connection as the hop; behind an HTTP proxy, <code>Forwarded</code>
   from a trusted one is shown beside the proxy's row. With <code>--workers</code> each row names the worker process that accepted it.</p>
+  <p><b>Bytes.</b> Click a row (or focus its <code>#</code> and press Enter) to see what crossed that connection: the
+  request head and the <code>101</code> as received and sent, every line ending in the two bytes CR LF (shown <code>\r\n</code>),
+  then each WebSocket frame as in RFC 6455 §5.2: FIN, RSV1-3, the 4-bit opcode, MASK, the 7-bit payload length (126 and 127
+  mean a 16- or 64-bit length follows), the masking key a client must send, and the payload before and after unmasking.
+  Other connections are shown as a hex dump. The server keeps only the first bytes of each direction.</p>
   <p>The feed leaves out the frames of <code>/_lab/events</code> connections: reporting each of them would send another
   frame, and the stream would feed itself. Their accept, request, 101 and close are shown.</p>
 </footer>

@@ -58,6 +58,7 @@ describe('the byte view of a connection', () => {
         { direction: 'out', masked: false, maskingKey: null, text: 'Hello', headerBytes: 2 },
       );
       assert.match(sent!.diagram, /0 0 0 1/, 'the opcode bits in the diagram');
+      assert.match(sent!.diagram, new RegExp(`at byte ${RFC_REQUEST.length}:`), 'the diagram counts from the start of the stream');
       client.close();
     });
   });

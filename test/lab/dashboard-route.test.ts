@@ -85,4 +85,19 @@ describe('the dashboard page, GET /', () => {
     assert.equal(response.headers['upgrade'], 'websocket');
     client.close();
   }));
+
+  it('carries the byte view: a panel, hidden until a row is opened, fed from _lab/connections/ID/bytes on its own origin', () => withLab({}, async (server) => {
+    const client = await RawClient.open(server.port);
+    client.write(GET('/'));
+    await client.waitFor((t) => parseResponses(t).length === 1, 10_000, 'the page');
+    const { body } = parseResponses(client.text)[0]!;
+    assert.match(body, /<section id="bytes-panel" hidden [^>]*>/);
+    assert.match(body, /<button type="button" id="bytes-close" aria-label="close the byte view">/);
+    const script = /<script>([\s\S]*?)<\/script>/.exec(body)![1]!;
+    // Relative to the page, like the WebSocket URLs: same origin and path prefix, so the CSP's connect-src 'self' covers it.
+    assert.match(script, /fetch\(new URL\('_lab\/connections\/' \+ id \+ '\/bytes', location\.href\)/);
+    // Rows are opened by the keyboard too: each row's # is a button.
+    assert.match(script, /el\('button', 'open-bytes', '#' \+ row\.id\)/);
+    client.close();
+  }));
 });

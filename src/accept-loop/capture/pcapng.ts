@@ -145,17 +145,37 @@ export function captureCutBlock(capBytes: number, atMs: number, opts: { readonly
 /** The Internet checksum (RFC 1071): one's-complement of the one's-complement sum of 16-bit words. */
 export function internetChecksum(...parts: readonly Uint8Array[]): number {
   let sum = 0;
-  let odd: number | undefined; // a byte left over from the previous part, so parts may have odd lengths
+  let odd = false; // the previous part ended inside a 16-bit word: this part's first byte is its low half
   for (const part of parts) {
-    for (let i = 0; i < part.length; i++) {
-      if (odd === undefined) odd = part[i]!;
-      else { sum += (odd << 8) | part[i]!; odd = undefined; }
-    }
-    sum = (sum & 0xffff) + (sum >>> 16);
+    sum += onesSum(part, odd);
+    if (part.length % 2 === 1) odd = !odd;
   }
-  if (odd !== undefined) sum += odd << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
+  return finish(sum);
+}
+
+/**
+ * The one's-complement sum of `bytes` as big-endian 16-bit words (shifted a byte when `odd`), not yet
+ * folded. RFC 1071 §2(C): 2^16 ≡ 1 (mod 2^16 − 1), so 32-bit words may be added instead of 16-bit ones and
+ * folded at the end; a float64 holds 2^21 of them exactly, more than any 64 KiB segment has. Four bytes
+ * per step is what keeps a 64 KiB echo's capture from costing more than its socket.
+ */
+function onesSum(bytes: Uint8Array, odd: boolean): number {
+  let sum = 0;
+  let i = 0;
+  const n = bytes.length;
+  if (odd && n > 0) { sum += bytes[0]!; i = 1; }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (; i + 4 <= n; i += 4) sum += view.getUint32(i);
+  for (; i + 2 <= n; i += 2) sum += view.getUint16(i);
+  if (i < n) sum += bytes[i]! << 8;
+  return sum;
+}
+
+/** Fold a running sum to 16 bits (end-around carries, as mod 0xffff) and complement it. */
+function finish(sum: number): number {
+  let folded = sum % 0xffff;
+  if (folded === 0 && sum !== 0) folded = 0xffff; // one's complement has two zeros; a non-zero sum is 0xffff
+  return ~folded & 0xffff;
 }
 
 /** `127.0.0.1` as 4 bytes. */
@@ -202,62 +222,65 @@ interface Segment { readonly seq: number; readonly ack: number; readonly flags: 
 interface Path { readonly src: Uint8Array; readonly dst: Uint8Array; readonly version: 4 | 6 }
 
 /**
- * The TCP segment (RFC 9293 §3.1): ports, sequence and acknowledgement numbers, data offset 5 (no
- * options), flags, window, checksum over the pseudo-header (RFC 9293 §3.1 "Checksum"; for IPv6 RFC 8200
- * §8.1) + header + data, urgent pointer 0.
+ * One packet as a whole EPB (§4.3) in one allocation, the payload copied once: the block header, the IP
+ * header (IPv4, RFC 791 §3.1: IHL 5, DF, TTL 64, header checksum; or IPv6, RFC 8200 §3: hop limit 64),
+ * the TCP header (RFC 9293 §3.1: data offset 5, no options, window 65535, checksum over the pseudo-header
+ * (for IPv6 RFC 8200 §8.1), header and data, urgent pointer 0), the payload, padding, the trailing length.
+ * Building it piece by piece (segment, then packet, then block) would copy a 64 KiB payload three times.
  */
-function tcpSegment(path: Path, srcPort: number, dstPort: number, segment: Segment): Uint8Array {
-  const payload = segment.payload ?? new Uint8Array(0);
-  const tcp = new Uint8Array(TCP_HEADER + payload.length);
-  const view = new DataView(tcp.buffer);
-  view.setUint16(0, srcPort);
-  view.setUint16(2, dstPort);
-  view.setUint32(4, segment.seq >>> 0);
-  view.setUint32(8, segment.ack >>> 0);
-  view.setUint8(12, (TCP_HEADER / 4) << 4);
-  view.setUint8(13, segment.flags);
-  view.setUint16(14, WINDOW);
-  tcp.set(payload, TCP_HEADER);
-  const pseudo = path.version === 4 ? new Uint8Array(12) : new Uint8Array(40);
-  const pv = new DataView(pseudo.buffer);
-  pseudo.set(path.src, 0);
-  pseudo.set(path.dst, path.src.length);
-  if (path.version === 4) { pv.setUint8(9, PROTOCOL_TCP); pv.setUint16(10, tcp.length); } // zero, PTCL, TCP length
-  else { pv.setUint32(32, tcp.length); pv.setUint8(39, PROTOCOL_TCP); } // upper-layer length, zero, next header
-  view.setUint16(16, internetChecksum(pseudo, tcp));
-  return tcp;
+function packetBlock(path: Path, srcPort: number, dstPort: number, segment: Segment, ipId: number, atMs: number, interfaceId: number): Uint8Array {
+  const payload = segment.payload ?? EMPTY;
+  const ipHeader = path.version === 4 ? 20 : 40;
+  const packetLength = ipHeader + TCP_HEADER + payload.length;
+  const total = 28 + pad4(packetLength) + 4;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  const ts = microseconds(atMs);
+  view.setUint32(0, EPB_TYPE, true);
+  view.setUint32(4, total, true);
+  view.setUint32(8, interfaceId, true);
+  view.setUint32(12, Number(ts >> 32n), true);
+  view.setUint32(16, Number(ts & 0xffffffffn), true);
+  view.setUint32(20, packetLength, true);
+  view.setUint32(24, packetLength, true);
+  view.setUint32(total - 4, total, true);
+  const ip = 28;
+  const tcpLength = TCP_HEADER + payload.length;
+  if (path.version === 4) {
+    view.setUint8(ip, 0x45);
+    view.setUint16(ip + 2, packetLength);
+    view.setUint16(ip + 4, ipId & 0xffff);
+    view.setUint16(ip + 6, 0x4000); // flags: Don't Fragment; fragment offset 0
+    view.setUint8(ip + 8, 64);
+    view.setUint8(ip + 9, PROTOCOL_TCP);
+    out.set(path.src, ip + 12);
+    out.set(path.dst, ip + 16);
+    view.setUint16(ip + 10, internetChecksum(out.subarray(ip, ip + 20)));
+  } else {
+    view.setUint32(ip, 0x60000000);
+    view.setUint16(ip + 4, tcpLength);
+    view.setUint8(ip + 6, PROTOCOL_TCP);
+    view.setUint8(ip + 7, 64);
+    out.set(path.src, ip + 8);
+    out.set(path.dst, ip + 24);
+  }
+  const tcp = ip + ipHeader;
+  view.setUint16(tcp, srcPort);
+  view.setUint16(tcp + 2, dstPort);
+  view.setUint32(tcp + 4, segment.seq >>> 0);
+  view.setUint32(tcp + 8, segment.ack >>> 0);
+  view.setUint8(tcp + 12, (TCP_HEADER / 4) << 4);
+  view.setUint8(tcp + 13, segment.flags);
+  view.setUint16(tcp + 14, WINDOW);
+  out.set(payload, tcp + TCP_HEADER);
+  // The pseudo-header's words (addresses, protocol, TCP length) are added straight into the sum.
+  let sum = onesSum(path.src, false) + onesSum(path.dst, false) + PROTOCOL_TCP + tcpLength;
+  sum += onesSum(out.subarray(tcp, tcp + tcpLength), false);
+  view.setUint16(tcp + 16, finish(sum));
+  return out;
 }
 
-/** IPv4 header (RFC 791 §3.1): IHL 5, total length, identification, DF, TTL 64, protocol 6, header checksum. */
-function ipv4Packet(path: Path, id: number, tcp: Uint8Array): Uint8Array {
-  const packet = new Uint8Array(20 + tcp.length);
-  const view = new DataView(packet.buffer);
-  view.setUint8(0, 0x45);
-  view.setUint16(2, packet.length);
-  view.setUint16(4, id & 0xffff);
-  view.setUint16(6, 0x4000); // flags: Don't Fragment; fragment offset 0
-  view.setUint8(8, 64);
-  view.setUint8(9, PROTOCOL_TCP);
-  packet.set(path.src, 12);
-  packet.set(path.dst, 16);
-  view.setUint16(10, internetChecksum(packet.subarray(0, 20)));
-  packet.set(tcp, 20);
-  return packet;
-}
-
-/** IPv6 header (RFC 8200 §3): version 6, traffic class and flow label 0, payload length, next header 6, hop limit 64. */
-function ipv6Packet(path: Path, tcp: Uint8Array): Uint8Array {
-  const packet = new Uint8Array(40 + tcp.length);
-  const view = new DataView(packet.buffer);
-  view.setUint32(0, 0x60000000);
-  view.setUint16(4, tcp.length);
-  view.setUint8(6, PROTOCOL_TCP);
-  view.setUint8(7, 64);
-  packet.set(path.src, 8);
-  packet.set(path.dst, 24);
-  packet.set(tcp, 40);
-  return packet;
-}
+const EMPTY = new Uint8Array(0);
 
 /** A deterministic 32-bit initial sequence number from the 4-tuple (FNV-1a), so a capture is reproducible. */
 function isnOf(text: string): number {
@@ -323,9 +346,7 @@ export class TcpConversation {
   private packet(fromClient: boolean, segment: Segment, at: number): Uint8Array {
     const path = fromClient ? this.toServer : this.toClient;
     const [src, dst] = fromClient ? [this.options.client.port, this.options.server.port] : [this.options.server.port, this.options.client.port];
-    const tcp = tcpSegment(path, src, dst, segment);
-    const ip = path.version === 4 ? ipv4Packet(path, this.ipId++, tcp) : ipv6Packet(path, tcp);
-    return enhancedPacketBlock(ip, at, { interfaceId: this.interfaceId });
+    return packetBlock(path, src, dst, segment, this.ipId++, at, this.interfaceId);
   }
 
   /** The three-way handshake (RFC 9293 §3.5, Figure 6): SYN, SYN-ACK, ACK, all at `at`. */

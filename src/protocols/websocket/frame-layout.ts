@@ -58,6 +58,8 @@ export interface FrameLayout {
 export interface FrameLayoutOptions {
   /** Payload bytes kept and shown per frame (default 64). */
   readonly maxShownBytes?: number;
+  /** Where the first byte fed sits in its direction's stream (after the HTTP head, say); default 0. */
+  readonly startOffset?: number;
 }
 
 const DEFAULT_MAX_SHOWN_BYTES = 64;
@@ -103,6 +105,7 @@ export class FrameLayoutReader {
     const max = options.maxShownBytes ?? DEFAULT_MAX_SHOWN_BYTES;
     if (!Number.isSafeInteger(max) || max < 0) throw new RangeError(`maxShownBytes must be a non-negative integer, got ${max}`);
     this.#maxShown = max;
+    this.#position = this.#frameStart = options.startOffset ?? 0;
   }
 
   receive(chunk: Uint8Array): FrameLayout[] {
