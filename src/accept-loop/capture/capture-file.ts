@@ -65,6 +65,16 @@ export class CaptureFile {
   /** Packets lost to a disk slower than the traffic. */
   get dropped(): number { return this.#dropped; }
 
+  /**
+   * Whether about `bytes` more would still be queued; when not, `packets` are counted as dropped, and the
+   * caller need not build them at all (building a 64 KiB packet only to drop it is the cost to avoid).
+   */
+  admits(bytes: number, packets: () => number): boolean {
+    if (this.#queuedBytes + bytes <= this.#maxQueuedBytes || this.#cut || this.#closed) return true;
+    this.#dropped += packets();
+    return false;
+  }
+
   /** Append whole blocks (one connection's packets, in order); all or none of them, never a part. */
   append(blocks: readonly Uint8Array[], at = Date.now()): void {
     if (this.#cut || this.#closed || this.error !== undefined || blocks.length === 0) return;

@@ -219,7 +219,19 @@ interface Segment { readonly seq: number; readonly ack: number; readonly flags: 
  * One side's addresses, packed once: `ip` builds the IP header around a TCP segment, `pseudo` the
  * pseudo-header the TCP checksum covers.
  */
-interface Path { readonly src: Uint8Array; readonly dst: Uint8Array; readonly version: 4 | 6 }
+interface Path {
+  readonly src: Uint8Array;
+  readonly dst: Uint8Array;
+  readonly version: 4 | 6;
+  /** The pseudo-header's addresses summed once: they are the same in every packet this way. */
+  readonly addressSum: number;
+}
+
+function pathOf(src: Uint8Array, dst: Uint8Array, version: 4 | 6): Path {
+  return { src, dst, version, addressSum: onesSum(src, false) + onesSum(dst, false) };
+}
+
+const TWO_32 = 2 ** 32;
 
 /**
  * One packet as a whole EPB (§4.3) in one allocation, the payload copied once: the block header, the IP
@@ -233,14 +245,18 @@ function packetBlock(path: Path, srcPort: number, dstPort: number, segment: Segm
   const ipHeader = path.version === 4 ? 20 : 40;
   const packetLength = ipHeader + TCP_HEADER + payload.length;
   const total = 28 + pad4(packetLength) + 4;
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  const ts = microseconds(atMs);
+  // Not zero-filled (a 64 KiB memset per packet) and, for small packets, carved from Node's shared pool
+  // rather than an ArrayBuffer each: every byte is written below, the padding included.
+  const out = Buffer.allocUnsafe(total);
+  const view = new DataView(out.buffer, out.byteOffset, total);
+  // Microseconds as a plain number (exact below 2^53, i.e. until the year 2255): BigInt costs more per packet.
+  const micros = Math.round(atMs * 1000);
   view.setUint32(0, EPB_TYPE, true);
   view.setUint32(4, total, true);
   view.setUint32(8, interfaceId, true);
-  view.setUint32(12, Number(ts >> 32n), true);
-  view.setUint32(16, Number(ts & 0xffffffffn), true);
+  view.setUint32(12, Math.floor(micros / TWO_32), true);
+  view.setUint32(16, micros % TWO_32, true);
+  out.fill(0, 28 + packetLength, total - 4);
   view.setUint32(20, packetLength, true);
   view.setUint32(24, packetLength, true);
   view.setUint32(total - 4, total, true);
@@ -248,14 +264,16 @@ function packetBlock(path: Path, srcPort: number, dstPort: number, segment: Segm
   const tcpLength = TCP_HEADER + payload.length;
   if (path.version === 4) {
     view.setUint8(ip, 0x45);
+    view.setUint8(ip + 1, 0);
     view.setUint16(ip + 2, packetLength);
     view.setUint16(ip + 4, ipId & 0xffff);
     view.setUint16(ip + 6, 0x4000); // flags: Don't Fragment; fragment offset 0
     view.setUint8(ip + 8, 64);
     view.setUint8(ip + 9, PROTOCOL_TCP);
+    view.setUint16(ip + 10, 0);
     out.set(path.src, ip + 12);
     out.set(path.dst, ip + 16);
-    view.setUint16(ip + 10, internetChecksum(out.subarray(ip, ip + 20)));
+    view.setUint16(ip + 10, finish(onesSum(out.subarray(ip, ip + 20), false)));
   } else {
     view.setUint32(ip, 0x60000000);
     view.setUint16(ip + 4, tcpLength);
@@ -272,9 +290,10 @@ function packetBlock(path: Path, srcPort: number, dstPort: number, segment: Segm
   view.setUint8(tcp + 12, (TCP_HEADER / 4) << 4);
   view.setUint8(tcp + 13, segment.flags);
   view.setUint16(tcp + 14, WINDOW);
+  view.setUint32(tcp + 16, 0); // checksum (filled in below) and urgent pointer
   out.set(payload, tcp + TCP_HEADER);
   // The pseudo-header's words (addresses, protocol, TCP length) are added straight into the sum.
-  let sum = onesSum(path.src, false) + onesSum(path.dst, false) + PROTOCOL_TCP + tcpLength;
+  let sum = path.addressSum + PROTOCOL_TCP + tcpLength;
   sum += onesSum(out.subarray(tcp, tcp + tcpLength), false);
   view.setUint16(tcp + 16, finish(sum));
   return out;
@@ -331,8 +350,8 @@ export class TcpConversation {
     for (const address of [client, server]) if (!isIp(address)) throw new Error(`not an IP address: ${address}`);
     const bytes = (address: string): Uint8Array => v4 ? ipv4Bytes(unmapped(address)) : ipv6Bytes(isIPv4(address) ? `::ffff:${address}` : address);
     const version = v4 ? 4 : 6;
-    this.toServer = { src: bytes(client), dst: bytes(server), version };
-    this.toClient = { src: bytes(server), dst: bytes(client), version };
+    this.toServer = pathOf(bytes(client), bytes(server), version);
+    this.toClient = pathOf(bytes(server), bytes(client), version);
     this.mss = Math.max(1, Math.min(options.mss ?? (v4 ? 65495 : 65475), v4 ? 65535 - 40 : 65535 - 20));
     this.interfaceId = options.interfaceId ?? 0;
     const key = `${client}:${options.client.port}>${server}:${options.server.port}`;
@@ -377,6 +396,19 @@ export class TcpConversation {
       blocks.push(this.packet(!fromClient, { seq: ack, ack: next, flags: TCP_ACK }, at));
     }
     return blocks;
+  }
+
+  /**
+   * `length` bytes sent in one direction that the capture leaves out (the disk fell behind): the sequence
+   * numbers move on as if they had been written, so Wireshark reports "previous segment not captured", as
+   * it would for a real capture that lost packets, instead of a stream that silently joins up. Returns how
+   * many packets (segments and their ACKs) were left out.
+   */
+  skip(direction: 'in' | 'out', length: number): number {
+    if (this.state !== 'open' || length === 0) return 0;
+    if (direction === 'in') this.clientSeq = (this.clientSeq + length) >>> 0;
+    else this.serverSeq = (this.serverSeq + length) >>> 0;
+    return 2 * Math.ceil(length / this.mss);
   }
 
   /**

@@ -158,6 +158,10 @@ export class ConnectionTap {
     // Past the limit add() only counts: a function call per chunk, no copy.
     if (bytes !== undefined) (direction === 'in' ? bytes.in : bytes.out).add(chunk, at, bytes.limit);
     const capture = this.#capture;
-    if (capture !== undefined && !capture.file.cut) capture.file.append(capture.conversation.data(direction, chunk, at), at);
+    if (capture === undefined || capture.file.cut) return;
+    // Headers add under 100 bytes per segment: a chunk's length is close enough to ask with.
+    if (capture.file.admits(chunk.length + 256, () => capture.conversation.skip(direction, chunk.length))) {
+      capture.file.append(capture.conversation.data(direction, chunk, at), at);
+    }
   }
 }
