@@ -1,4 +1,5 @@
 import { acceptQueue } from './accept-queue.js';
+import { bytes } from './bytes.js';
 import { deflate } from './deflate.js';
 import { earlyBytes } from './early-bytes.js';
 import type { Experiment } from './experiment.js';
@@ -11,7 +12,7 @@ import { tlsSamePort } from './tls-same-port.js';
 import { workers } from './workers.js';
 
 /** Every experiment, in the order the guide tells the story (docs/guide.md). */
-export const EXPERIMENTS: readonly Experiment[] = [sharePort, earlyBytes, secondClient, acceptQueue, pureWebSocket, otherProtocol, tlsSamePort, oneConnection, deflate, workers];
+export const EXPERIMENTS: readonly Experiment[] = [sharePort, earlyBytes, secondClient, acceptQueue, pureWebSocket, otherProtocol, tlsSamePort, oneConnection, deflate, workers, bytes];
 
 export function findExperiment(name: string): Experiment | undefined {
   return EXPERIMENTS.find((experiment) => experiment.name === name);

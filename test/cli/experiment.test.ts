@@ -1,8 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { run, STACK_TRACE } from '../helpers/cli.js';
+import { requireCommand } from '../helpers/require-command.js';
 
-const NAMES = ['share-port', 'early-bytes', 'second-client', 'accept-queue', 'pure-websocket', 'other-protocol', 'tls-same-port', 'one-connection', 'deflate', 'workers'];
+const NAMES = ['share-port', 'early-bytes', 'second-client', 'accept-queue', 'pure-websocket', 'other-protocol', 'tls-same-port', 'one-connection', 'deflate', 'workers', 'bytes'];
 
 /** The sections every experiment prints, in order; then exactly one conclusion, last. */
 function assertShape(name: string, stdout: string): string {
@@ -106,6 +108,25 @@ describe('switchyard experiment (CLI)', () => {
     assert.match(result.stdout, / websocket ← frame text fin=1 rsv1=1 len=\d+$/m);
     assert.match(result.stdout, / websocket ← message text 1024 B \(deflated to \d+ B\)$/m);
     assert.match(result.stdout, /^ {4}answer: Close 1009 "a compressed message inflates past the limit of 16777216 bytes"$/m);
+  });
+
+  it('bytes: the RFC 6455 handshake and §5.7 frames from the byte view, laid out, and tshark reading the capture', async (t) => {
+    const result = await run(['experiment', 'bytes']);
+    // The capture is left for the user to open in Wireshark; a test cleans up after itself.
+    const kept = /^ {2}serve --pcap (\/\S+\/)lab\.pcapng /m.exec(result.stdout)?.[1];
+    if (kept !== undefined) t.after(() => rmSync(kept, { recursive: true, force: true }));
+    assert.equal(result.code, 0, result.stderr);
+    const conclusion = assertShape('bytes', result.stdout);
+    assert.match(result.stdout, /^ {2}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n$/m, 'the request line by line, CR LF shown');
+    assert.match(result.stdout, /^ {2}Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\\r\\n$/m, "RFC 6455 §1.3's accept value");
+    assert.match(result.stdout, /^ {2}-> text fin=1 masked=1 key=37fa213d len=5 "Hello"$/m);
+    assert.match(result.stdout, /^ {5}\| masked {3}7f 9f 4d 51 58 +\|$/m, "§5.7's masked bytes in the diagram");
+    assert.match(result.stdout, /^ {2}<- text fin=1 masked=0 len=5 "Hello"$/m);
+    assert.match(result.stdout, /^ {2}<- close fin=1 masked=0 len=2 code=1000 reason=""$/m);
+    if (!requireCommand(t, 'tshark', ['--version'])) return;
+    assert.match(result.stdout, /^ {2}server -> 127\.0\.0\.1:\d+ {2}HTTP {2}HTTP\/1\.1 101 Switching Protocols$/m);
+    assert.match(result.stdout, /^ {2}server -> 127\.0\.0\.1:\d+ {2}WebSocket {2}WebSocket Text \[FIN\] {2}payload "Hello"$/m);
+    assert.match(conclusion, /Wireshark reads the capture the same way/);
   });
 
   it('one-connection: one HTTP/2 connection, one row, a GET, a WebSocket and two lab-chat/1 streams on it', async () => {
