@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { withLab } from '../helpers/lab.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { Cdp, CdpPage } from './cdp.js';
-import { findChromium, launchChromium } from './chromium.js';
+import { requireChromium, launchChromium } from './chromium.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 /** RFC 6455 §5.7: a single-frame masked text message containing "Hello". */
@@ -82,12 +82,8 @@ async function press(page: CdpPage, key: 'Enter' | 'Escape'): Promise<void> {
 
 describe('the dashboard\'s byte view in headless chromium', () => {
   it('opens a WebSocket connection\'s bytes on a click: both heads with their CR LF, each frame\'s §5.2 fields', { timeout: 60_000 }, async (t) => {
-    const executable = findChromium();
-    if (!executable) {
-      if (process.env.CI) assert.fail('CI is set but chromium is not installed (.ci/run installs it with apt-get)');
-      t.skip('chromium is not installed (apt-get install chromium); under CI this test fails instead');
-      return;
-    }
+    const executable = requireChromium(t);
+    if (!executable) return;
     // A long keep-alive, so the page's own HTTP connection is still there when the keyboard opens its row.
     await withLab({ limits: { keepAliveTimeoutMs: 60_000 } }, async (server) => {
       const ws = await RawClient.open(server.port);

@@ -4,10 +4,12 @@
  * DevTools WebSocket URL on stderr; stderr is read to the end, keeping only a bounded tail for failure
  * messages, because a full pipe would stall the browser.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import type { TestContext } from 'node:test';
 
 const STDERR_TAIL_BYTES = 16 * 1024;
 
@@ -23,6 +25,15 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): string | und
       // not in this directory
     }
   }
+  return undefined;
+}
+
+/** Chromium's path; when it is missing, fails under CI (which installs it) and skips `t` elsewhere. */
+export function requireChromium(t: TestContext): string | undefined {
+  const executable = findChromium();
+  if (executable) return executable;
+  if (process.env.CI) assert.fail('CI is set but chromium is not installed (.ci/run installs it with apt-get)');
+  t.skip('chromium is not installed (apt-get install chromium); under CI this test fails instead');
   return undefined;
 }
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withLab } from '../helpers/lab.js';
 import { Cdp, CdpPage } from './cdp.js';
-import { findChromium, launchChromium } from './chromium.js';
+import { requireChromium, launchChromium } from './chromium.js';
 
 interface OwnRow { server: string; client: string; state: string; protocol: string; extensions: string | null }
 type OwnRows = Record<'page' | 'feed' | 'chat', OwnRow>;
@@ -50,12 +50,8 @@ const chatLineWith = (text: string): string => `(() => {
 
 describe('the dashboard in headless chromium', () => {
   it('lists the page\'s own connections (same server port, different client ports) and chats between two pages', { timeout: 60_000 }, async (t) => {
-    const executable = findChromium();
-    if (!executable) {
-      if (process.env.CI) assert.fail('CI is set but chromium is not installed (.ci/run installs it with apt-get)');
-      t.skip('chromium is not installed (apt-get install chromium); under CI this test fails instead');
-      return;
-    }
+    const executable = requireChromium(t);
+    if (!executable) return;
     // A long keep-alive, so the page's own HTTP connection is still open when the test looks for its row
     // on a loaded machine (with the default 5 s the page honestly reports it closed).
     await withLab({ limits: { keepAliveTimeoutMs: 60_000 } }, async (server) => {

@@ -18,7 +18,7 @@ import type { ConnectionSnapshot } from '../../src/accept-loop/connection-table.
 import { withLab } from '../helpers/lab.js';
 import { spkiSha256Base64 } from '../helpers/spki.js';
 import { Cdp, CdpPage, type CdpEvent } from './cdp.js';
-import { findChromium, launchChromium } from './chromium.js';
+import { requireChromium, launchChromium } from './chromium.js';
 
 /** test/fixtures/tls, from the source tree (the compiled test runs elsewhere). */
 function fixture(name: string): string {
@@ -63,12 +63,8 @@ interface NestedFeed {
 
 describe('the dashboard over HTTP/2 in headless chromium', () => {
   it('loads over h2 and opens its wss:// feed as an RFC 8441 stream of the page\'s own connection', { timeout: 90_000 }, async (t) => {
-    const executable = findChromium();
-    if (!executable) {
-      if (process.env.CI) assert.fail('CI is set but chromium is not installed (.ci/run installs it with apt-get)');
-      t.skip('chromium is not installed (apt-get install chromium); under CI this test fails instead');
-      return;
-    }
+    const executable = requireChromium(t);
+    if (!executable) return;
     const cert = fixture('cert.pem');
     const key = fixture('key.pem');
     await withLab({ tls: { cert, key }, limits: { keepAliveTimeoutMs: 60_000 } }, async (server) => {

@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cdp, CdpPage, type CdpEvent } from '../browser/cdp.js';
-import { findChromium, launchChromium } from '../browser/chromium.js';
+import { requireChromium, launchChromium } from '../browser/chromium.js';
 import { type Served, startServe, stopServe } from '../helpers/serve.js';
 import { spkiSha256Base64 } from '../helpers/spki.js';
 import { requireCommand } from '../helpers/require-command.js';
@@ -235,12 +235,8 @@ describe('real TLS peers against one serve --tls-self-signed port', () => {
   });
 
   it('Chromium: the dashboard over https://localhost and its live feed over wss:// on the same port', { timeout: 90_000 }, async (t) => {
-    const executable = findChromium();
-    if (!executable) {
-      if (process.env.CI) assert.fail('CI is set but chromium is not installed (.ci/run installs it with apt-get)');
-      t.skip('chromium is not installed (apt-get install chromium); under CI this test fails instead');
-      return;
-    }
+    const executable = requireChromium(t);
+    if (!executable) return;
     if (!requireCommand(t, 'curl', ['--version'])) return;
     const url = `https://localhost:${serve.port}/`;
 
