@@ -7,6 +7,12 @@ import type { ConnectionTap } from './capture/socket-tap.js';
 import { ShutdownSlot } from './shutdown-slot.js';
 import { type StreamSnapshot, StreamRecord } from './stream-record.js';
 
+/**
+ * The row of a connection, hung on its socket (and on the TLS socket over it) by the accept loop, so that
+ * listeners and the byte tap shared by every socket find their connection without a closure each.
+ */
+export const kConnectionRecord = Symbol('switchyard.connectionRecord');
+
 /** Who ended a connection: the peer (its FIN or RST reached us first) or this server. */
 export type ClosedBy = 'client' | 'server';
 

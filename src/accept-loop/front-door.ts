@@ -26,7 +26,7 @@ import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { formatResponseHead } from '../http/response.js';
 import { ConnectionState } from './connection-state.js';
-import type { ConnectionRecord, TlsDetails } from './connection-table.js';
+import { type ConnectionRecord, kConnectionRecord, type TlsDetails } from './connection-table.js';
 import type { Deadline } from './deadline-wheel.js';
 import { HttpConnection } from './http-connection.js';
 import { Http2Connection } from './http2-connection.js';
@@ -50,8 +50,7 @@ type Phase = 'proxy' | 'sniff' | 'client-hello' | 'handshake' | 'linger' | 'done
 
 const kDoor = Symbol('switchyard.frontDoor');
 type SocketWithDoor = Socket & { [kDoor]?: FrontDoor | undefined };
-const kRecord = Symbol('switchyard.tlsRecord');
-type SecureWithRecord = TLSSocket & { [kRecord]: ConnectionRecord; [kDoor]?: FrontDoor | undefined };
+type SecureWithRecord = TLSSocket & { [kConnectionRecord]: ConnectionRecord; [kDoor]?: FrontDoor | undefined };
 
 export class FrontDoor implements Deadline {
   readonly #socket: Socket;
@@ -90,14 +89,14 @@ export class FrontDoor implements Deadline {
   static readonly #onTlsError = function (this: SecureWithRecord, error: NodeJS.ErrnoException): void {
     const door = this[kDoor];
     if (door !== undefined) door.#handshakeFailed(error);
-    else this[kRecord].noteClose('client', error.code === 'ECONNRESET' ? 'connection reset by peer' : `TLS error: ${error.code ?? error.message}`);
+    else this[kConnectionRecord].noteClose('client', error.code === 'ECONNRESET' ? 'connection reset by peer' : `TLS error: ${error.code ?? error.message}`);
     this.destroy();
   };
   /** The TLS socket shares the TCP handle: when it closes, the raw socket (and the table's row) goes too. */
   static readonly #onTlsClose = function (this: SecureWithRecord): void {
     const door = this[kDoor];
     if (door !== undefined) door.#disarm();
-    this[kRecord].socket.destroy();
+    this[kConnectionRecord].socket.destroy();
   };
 
   constructor(socket: Socket, record: ConnectionRecord, services: ConnectionServices, tls: FrontDoorTls | undefined) {
@@ -253,7 +252,7 @@ export class FrontDoor implements Deadline {
       secureContext: this.#tls!.secureContext,
       ALPNProtocols: [...this.#tls!.alpnProtocols],
     }) as SecureWithRecord;
-    secure[kRecord] = this.#record;
+    secure[kConnectionRecord] = this.#record;
     secure[kDoor] = this;
     // The byte view and the capture show what TLS carries, decrypted, from here on.
     this.#record.tap?.tls(secure);

@@ -12,7 +12,7 @@
  */
 import { ConnectionState } from '../accept-loop/connection-state.js';
 import type { ConnectionRecord } from '../accept-loop/connection-table.js';
-import type { DirectionBytes } from '../accept-loop/capture/connection-bytes.js';
+import type { ConnectionBytes, Direction } from '../accept-loop/capture/connection-bytes.js';
 import { type FrameLayout, layoutFrames } from '../protocols/websocket/frame-layout.js';
 import type { HttpResponse } from '../server/router.js';
 import type { SwitchyardServer } from '../server/server.js';
@@ -56,8 +56,8 @@ interface DirectionView { totalBytes: number; keptBytes: number; base64: string;
 
 export function connectionBytes(record: ConnectionRecord): ConnectionBytesView {
   const bytes = record.tap!.bytes!;
-  const inbound = bytes.in.bytes();
-  const outbound = bytes.out.bytes();
+  const inbound = bytes.kept('in');
+  const outbound = bytes.kept('out');
   const requestEnd = headEnd(inbound);
   const responseEnd = headEnd(outbound);
   const notes: string[] = [];
@@ -65,13 +65,13 @@ export function connectionBytes(record: ConnectionRecord): ConnectionBytesView {
   let frames: ConnectionBytesView['frames'] = null;
   if (isWebSocket && requestEnd > 0 && responseEnd > 0) {
     frames = [
-      ...framesOf(bytes.in, inbound, requestEnd, 'in'),
-      ...framesOf(bytes.out, outbound, responseEnd, 'out'),
+      ...framesOf(bytes, inbound, requestEnd, 'in'),
+      ...framesOf(bytes, outbound, responseEnd, 'out'),
     ].sort((a, b) => (a.at ?? 0) - (b.at ?? 0) || (a.direction === b.direction ? a.offset - b.offset : 0));
   }
   if (record.http2 !== undefined) notes.push('HTTP/2: node:http2 reads the socket natively, so only the bytes before its session started are here; serve --pcap routes them through the tap and keeps them all');
-  for (const [name, side] of [['client → server', bytes.in], ['server → client', bytes.out]] as const) {
-    if (side.total > side.keptBytes) notes.push(`${name}: the first ${side.keptBytes} of ${side.total} bytes are kept (limit labBytesPerConnection)`);
+  for (const [name, side] of [['client → server', 'in'], ['server → client', 'out']] as const) {
+    if (bytes.total(side) > bytes.keptBytes(side)) notes.push(`${name}: the first ${bytes.keptBytes(side)} of ${bytes.total(side)} bytes are kept (limit labBytesPerConnection)`);
   }
   return {
     id: record.id,
@@ -81,8 +81,8 @@ export function connectionBytes(record: ConnectionRecord): ConnectionBytesView {
     http: record.http2 === undefined ? '1.1' : '2',
     open: record.state !== ConnectionState.Closed,
     limitBytes: bytes.limit,
-    in: directionView(bytes.in, inbound),
-    out: directionView(bytes.out, outbound),
+    in: directionView(bytes, 'in', inbound),
+    out: directionView(bytes, 'out', outbound),
     request: requestEnd > 0 ? inbound.toString('latin1', 0, requestEnd) : null,
     response: responseEnd > 0 ? outbound.toString('latin1', 0, responseEnd) : null,
     frames,
@@ -90,14 +90,14 @@ export function connectionBytes(record: ConnectionRecord): ConnectionBytesView {
   };
 }
 
-function directionView(side: DirectionBytes, kept: Buffer): DirectionView {
-  return { totalBytes: side.total, keptBytes: side.keptBytes, base64: kept.toString('base64'), chunks: side.chunks() };
+function directionView(bytes: ConnectionBytes, direction: Direction, kept: Buffer): DirectionView {
+  return { totalBytes: bytes.total(direction), keptBytes: kept.length, base64: kept.toString('base64'), chunks: bytes.chunks(direction) };
 }
 
-function framesOf(side: DirectionBytes, kept: Buffer, start: number, direction: 'in' | 'out'): Array<FrameLayout & { direction: 'in' | 'out'; at: number | null }> {
+function framesOf(bytes: ConnectionBytes, kept: Buffer, start: number, direction: Direction): Array<FrameLayout & { direction: Direction; at: number | null }> {
   const { frames, partial } = layoutFrames(kept.subarray(start), { maxShownBytes: SHOWN_PAYLOAD_BYTES, startOffset: start });
   const all = partial === null ? frames : [...frames, partial];
-  return all.map((frame) => ({ ...frame, direction, at: side.timeOf(frame.offset) }));
+  return all.map((frame) => ({ ...frame, direction, at: bytes.timeOf(direction, frame.offset) }));
 }
 
 /** Where the first HTTP/1.1 head ends (after its empty line, RFC 9112 §2.1), or 0 when it has not. */

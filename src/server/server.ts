@@ -16,7 +16,7 @@ import { ConnectionBytes } from '../accept-loop/capture/connection-bytes.js';
 import { TcpConversation } from '../accept-loop/capture/pcapng.js';
 import { ConnectionTap } from '../accept-loop/capture/socket-tap.js';
 import { ConnectionState } from '../accept-loop/connection-state.js';
-import { type ConnectionRecord, ConnectionTable } from '../accept-loop/connection-table.js';
+import { type ConnectionRecord, ConnectionTable, kConnectionRecord } from '../accept-loop/connection-table.js';
 import { type FiveTuple, formatFiveTuple, normaliseAddress, peerOf } from '../accept-loop/five-tuple.js';
 import { DeadlineWheel } from '../accept-loop/deadline-wheel.js';
 import { FrontDoor, type FrontDoorTls } from '../accept-loop/front-door.js';
@@ -176,8 +176,9 @@ export class SwitchyardServer {
     if (this.events.active) this.events.report({ type: 'accept', id: record.id, fiveTuple: record.key, live: this.table.size });
     // Bookkeeping listeners shared by every socket (the row rides on the socket): a listener per
     // connection would be a closure and its context for as long as the connection lives.
+    // Bookkeeping listeners shared by every socket find the row on the socket, as does the byte tap.
+    (socket as TrackedSocket)[kConnectionRecord] = record;
     record.tap = this.#tapFor(socket, record);
-    (socket as TrackedSocket)[kRecord] = record;
     socket.on('error', onTrackedSocketError);
     socket.on('close', onTrackedSocketClose);
     // TLS, HTTP/1.1 and HTTP/2 share the port: the first bytes decide who reads the rest (front-door.ts).
@@ -291,18 +292,17 @@ function openKeylog(path: string): WriteStream {
   return stream;
 }
 
-const kRecord = Symbol('switchyard.connectionRecord');
-type TrackedSocket = Socket & { [kRecord]: ConnectionRecord };
+type TrackedSocket = Socket & { [kConnectionRecord]: ConnectionRecord };
 
 function onTrackedSocketError(this: TrackedSocket, error: NodeJS.ErrnoException): void {
   // node:http2 destroys the socket with its session's error when nghttp2 cuts a peer off (a flood, a
   // protocol violation): the server closed that connection, for what the client sent.
-  if (error.code?.startsWith('ERR_HTTP2') === true) this[kRecord].noteClose('server', `HTTP/2: ${error.message}`);
-  else this[kRecord].noteClose('client', error.code === 'ECONNRESET' ? 'connection reset by peer' : `socket error: ${error.message}`);
+  if (error.code?.startsWith('ERR_HTTP2') === true) this[kConnectionRecord].noteClose('server', `HTTP/2: ${error.message}`);
+  else this[kConnectionRecord].noteClose('client', error.code === 'ECONNRESET' ? 'connection reset by peer' : `socket error: ${error.message}`);
 }
 
 function onTrackedSocketClose(this: TrackedSocket, hadError: boolean): void {
-  this[kRecord].markClosed(Date.now(), hadError);
+  this[kConnectionRecord].markClosed(Date.now(), hadError);
 }
 
 /** 503 for a connection over the limit, without reading its request, then close (never a silent hang). */

@@ -1,62 +1,68 @@
 /**
  * The first bytes of a connection, each way, for the lab's byte view (`/_lab/connections/ID/bytes`, the
  * dashboard): what a learner compares with the RFC's diagrams. Bounded by `labBytesPerConnection` per
- * direction; past it bytes are only counted. Copies are taken because a writer may reuse its buffer after
- * the write, and a slice would keep a whole large chunk alive for a few bytes of it.
+ * direction; past it bytes are only counted.
+ *
+ * Every connection keeps these for as long as it lives, so they are kept small: as latin1 strings (one
+ * byte per character, inside V8's heap) rather than Buffers, whose ArrayBuffer and backing store cost a
+ * few hundred bytes each before any data, more than an idle WebSocket's whole handshake. A copy is taken
+ * either way: a writer may reuse its buffer after the write, and a slice would keep a large chunk alive.
  */
-export class DirectionBytes {
-  #kept: Buffer = EMPTY;
-  #keptBytes = 0;
-  /** Every byte that went this way, kept or not. */
-  total = 0;
-  /** Pairs of (offset where a chunk began, when it was read or written in ms since the epoch). */
+export type Direction = 'in' | 'out';
+
+/** Appends between flattenings: V8 strings built by `+=` are ropes, a node per piece until flattened. */
+const FLATTEN_EVERY = 64;
+
+export class ConnectionBytes {
+  readonly limit: number;
+  /** Client → server (what the lab read) and server → client (what it wrote), the kept part. */
+  #in = '';
+  #out = '';
+  #inTotal = 0;
+  #outTotal = 0;
+  /** Per kept chunk: (offset × 2 + 1 for `out`), then when (ms since the epoch). */
   readonly #marks: number[] = [];
 
-  /** Keep what fits of `chunk` under `limit`; count all of it. True while there is room for more. */
-  add(chunk: Uint8Array, at: number, limit: number): boolean {
-    this.total += chunk.length;
-    const room = limit - this.#keptBytes;
-    if (room <= 0) return false;
-    const taken = Math.min(room, chunk.length);
-    if (this.#keptBytes + taken > this.#kept.length) {
-      // Doubling keeps the copying linear; the first allocation fits the first chunk exactly (an idle
-      // WebSocket keeps only its handshake).
-      const grown = Buffer.allocUnsafe(Math.min(limit, Math.max(this.#keptBytes + taken, this.#kept.length * 2)));
-      this.#kept.copy(grown, 0, 0, this.#keptBytes);
-      this.#kept = grown;
-    }
-    this.#kept.set(chunk.subarray(0, taken), this.#keptBytes);
-    this.#marks.push(this.#keptBytes, at);
-    this.#keptBytes += taken;
-    return this.#keptBytes < limit;
+  constructor(limit: number) { this.limit = limit; }
+
+  /** Keep what fits of `chunk` under the limit; count all of it. */
+  add(direction: Direction, chunk: Uint8Array, at: number): void {
+    const out = direction === 'out';
+    if (out) this.#outTotal += chunk.length; else this.#inTotal += chunk.length;
+    const kept = out ? this.#out : this.#in;
+    const room = this.limit - kept.length;
+    if (room <= 0) return;
+    const piece = Buffer.from(chunk.buffer, chunk.byteOffset, Math.min(room, chunk.length)).toString('latin1');
+    this.#marks.push(kept.length * 2 + (out ? 1 : 0), at);
+    let grown = kept + piece;
+    if ((this.#marks.length / 2) % FLATTEN_EVERY === 0) grown = Buffer.from(grown, 'latin1').toString('latin1');
+    if (out) this.#out = grown; else this.#in = grown;
   }
 
-  get keptBytes(): number { return this.#keptBytes; }
+  /** Every byte that went this way, kept or not. */
+  total(direction: Direction): number { return direction === 'out' ? this.#outTotal : this.#inTotal; }
+  keptBytes(direction: Direction): number { return (direction === 'out' ? this.#out : this.#in).length; }
+  /** The kept bytes, as a new Buffer. */
+  kept(direction: Direction): Buffer { return Buffer.from(direction === 'out' ? this.#out : this.#in, 'latin1'); }
 
-  /** The kept bytes (a view: copy before keeping it past the next add). */
-  bytes(): Buffer { return this.#kept.subarray(0, this.#keptBytes); }
-
-  /** When the byte at `offset` was read or written. */
-  timeOf(offset: number): number | null {
-    const marks = this.#marks;
-    let found: number | null = null;
-    for (let i = 0; i < marks.length && marks[i]! <= offset; i += 2) found = marks[i + 1]!;
+  /** Chunk boundaries of one direction as [offset, atMs] pairs, oldest first. */
+  chunks(direction: Direction): Array<[number, number]> {
+    const bit = direction === 'out' ? 1 : 0;
+    const found: Array<[number, number]> = [];
+    for (let i = 0; i < this.#marks.length; i += 2) {
+      const mark = this.#marks[i]!;
+      if ((mark & 1) === bit) found.push([mark >>> 1, this.#marks[i + 1]!]);
+    }
     return found;
   }
 
-  /** Chunk boundaries as [offset, atMs] pairs, oldest first. */
-  chunks(): Array<[number, number]> {
-    const out: Array<[number, number]> = [];
-    for (let i = 0; i < this.#marks.length; i += 2) out.push([this.#marks[i]!, this.#marks[i + 1]!]);
-    return out;
+  /** When the byte at `offset` of one direction was read or written. */
+  timeOf(direction: Direction, offset: number): number | null {
+    let found: number | null = null;
+    for (const [start, at] of this.chunks(direction)) {
+      if (start > offset) break;
+      found = at;
+    }
+    return found;
   }
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/** Client → server (`in`, what the lab read) and server → client (`out`, what it wrote). */
-export class ConnectionBytes {
-  readonly in = new DirectionBytes();
-  readonly out = new DirectionBytes();
-  constructor(readonly limit: number) {}
 }
