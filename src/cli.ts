@@ -4,17 +4,21 @@ import { connectCommand, CONNECT_HELP } from './cli/connect.js';
 import { experimentCommand, EXPERIMENT_HELP } from './cli/experiment.js';
 import { probeCommand, PROBE_HELP } from './cli/probe.js';
 import { serve, SERVE_HELP } from './cli/serve.js';
+import { newPluginCommand, NEW_PLUGIN_HELP } from './cli/new-plugin.js';
+import { checkPluginCommand, CHECK_PLUGIN_HELP } from './cli/check-plugin.js';
 
 const HELP = `switchyard — one TCP port, plain HTTP and any number of Upgrade protocols
 
 Usage:
-  switchyard serve [--host HOST] [--port PORT] [--trace] [--limit NAME=VALUE]... [--plugin FILE]... [--tunnel NAME=HOST:PORT]...
+  switchyard serve [--host HOST] [--port PORT] [--trace] [--limit NAME=VALUE]... [--plugin FILE]... [--watch] [--tunnel NAME=HOST:PORT]...
                    [--tls-cert FILE --tls-key FILE | --tls-self-signed [--tls-export-cert FILE]]
-  switchyard connect <ws-url|wss-url> [--binary] [--protocol NAME] [-H 'Name: value'] [--verbose] [--cacert FILE | -k]
+  switchyard connect <ws-url|wss-url> [--binary] [--protocol NAME] [-H 'Name: value'] [--verbose] [--hexdump] [--cacert FILE | -k]
   switchyard connect --upgrade TOKEN <url> [--cacert FILE | -k]
   switchyard connect --http2 <ws-url|wss-url> [--upgrade TOKEN] [...]  (RFC 8441 extended CONNECT on an h2 stream)
   switchyard probe <url> [--upgrade TOKEN] [--http2] [--cacert FILE | -k]
   switchyard experiment [name]
+  switchyard new-plugin NAME [--dir DIR]
+  switchyard check-plugin FILE [--token T] [--only NAME]... [--option K=V]...
   switchyard help [command]
 
 Commands:
@@ -22,6 +26,8 @@ Commands:
   connect      a WebSocket (or any --upgrade protocol) client on stdin/stdout, for any server
   probe        send one upgrade request; print the request and response annotated and checked
   experiment   run a scripted experiment that answers a classic question with real traffic
+  new-plugin   write a working Upgrade protocol (NAME.js) and its test (NAME.test.js) to start from
+  check-plugin run the contract checks against a plugin file: one line per check, ok or FAIL
 
 Run "switchyard <command> --help" for a command's options and its exit codes.
 
@@ -34,6 +40,8 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   connect: { run: connectCommand, help: CONNECT_HELP },
   probe: { run: probeCommand, help: PROBE_HELP },
   experiment: { run: experimentCommand, help: EXPERIMENT_HELP },
+  'new-plugin': { run: newPluginCommand, help: NEW_PLUGIN_HELP },
+  'check-plugin': { run: checkPluginCommand, help: CHECK_PLUGIN_HELP },
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -14,7 +14,8 @@ import { UsageError } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits, resolveLimits } from '../limits.js';
 import { startLab } from '../lab.js';
 import { type LoadedPlugin, loadPlugins, PluginErrorCode, pluginName, readPluginConfig } from '../plugins/load-plugin.js';
-import { mergePluginOptions } from '../plugins/plugin-options.js';
+import { mergePluginOptions, type PluginOptions } from '../plugins/plugin-options.js';
+import { watchPlugins } from '../plugins/plugin-watcher.js';
 import { createSelfSignedCertificate } from '../accept-loop/tls/self-signed-certificate.js';
 import type { ExperimentalOptions } from '../protocols/experimental.js';
 import { parseTunnelSpec, type TunnelTarget } from '../protocols/tcp-tunnel/targets.js';
@@ -37,6 +38,8 @@ Options:
   --plugin-option N.K=V    option K for plugin N (its file name without extension); V is JSON if it
                            parses as JSON, else text; repeatable; wins over --plugin-config
   --plugin-config FILE     JSON file of plugin options: {"<plugin name>": {"<option>": <value>}}
+  --watch                  reload each --plugin file when it changes: new connections get the new version,
+                           open ones keep theirs; a version that fails to load keeps the old one (stderr says why)
   --tunnel NAME=HOST:PORT  offer Upgrade: tcp on /tunnel/NAME, piped to HOST:PORT; repeatable. Clients
                            choose only among these names, never an address
   --tls-cert FILE          PEM certificate (chain): the same port then serves TLS beside cleartext
@@ -85,6 +88,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       plugin: { type: 'string', multiple: true, default: [] },
       'plugin-option': { type: 'string', multiple: true, default: [] },
       'plugin-config': { type: 'string' },
+      watch: { type: 'boolean', default: false },
       tunnel: { type: 'string', multiple: true, default: [] },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
@@ -118,6 +122,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const tls = worker !== undefined && process.env[CLUSTER_TLS_CERT] !== undefined
     ? inheritedTls()
     : await tlsFrom(values['tls-cert'], values['tls-key'], values['tls-self-signed']!, values['tls-export-cert']);
+  if (values.watch && values.plugin!.length === 0) throw new CliError('--watch reloads --plugin files: give at least one --plugin FILE');
   const plugins = await usage(() => pluginsFrom(values.plugin!, values['plugin-option']!, values['plugin-config']));
   if (workers !== undefined && cluster.isPrimary) {
     // Everything above was checked here first, so a usage error exits 2 once, not once per worker.
@@ -191,6 +196,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   }
   if (values['tls-keylog'] !== undefined) banner.push(`tls: key log appended to ${values['tls-keylog']}`);
   for (const plugin of plugins) banner.push(`plugin ${plugin.name}: ${plugin.handler.token} from ${plugin.file}`);
+  if (values.watch) {
+    const watching = watchPlugins(server.registry, plugins, (line, failed) => (failed ? process.stderr : process.stdout).write(`${line}\n`));
+    server.onClose(() => watching.close());
+    for (const plugin of plugins) banner.push(`plugin ${plugin.name}: watching ${plugin.file} for changes`);
+  }
   // In a cluster the primary prints the banner once, when every worker listens.
   if (worker !== undefined) worker.announceListening(banner);
   else process.stdout.write(banner.map((line) => line + '\n').join(''));
@@ -276,11 +286,12 @@ async function tlsFrom(certFile: string | undefined, keyFile: string | undefined
   return { cert, key, fingerprint256: certificate.fingerprint256, selfSigned: false, exportedTo: undefined };
 }
 
-async function pluginsFrom(paths: readonly string[], entries: readonly string[], configFile: string | undefined): Promise<LoadedPlugin[]> {
+async function pluginsFrom(paths: readonly string[], entries: readonly string[], configFile: string | undefined): Promise<Array<LoadedPlugin & { options: PluginOptions | undefined }>> {
   const names = paths.map(pluginName);
   const config = configFile === undefined ? {} : await readPluginConfig(configFile);
   const options = mergePluginOptions(names, entries, config, configFile === undefined ? 'the plugin config' : `plugin config ${configFile}`);
-  return loadPlugins(paths, (name) => options.get(name));
+  // Each plugin keeps its options: `--watch` gives every new version of it the same.
+  return (await loadPlugins(paths, (name) => options.get(name))).map((plugin) => ({ ...plugin, options: options.get(plugin.name) }));
 }
 
 /**

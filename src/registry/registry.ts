@@ -41,6 +41,31 @@ export class Registry {
     return true;
   }
 
+  /**
+   * Put `handler` where the one registered as `previous` (default: the same token) was, in one step, for
+   * the next requests; returns the handler it replaced (or undefined: then this is a register). Unlike
+   * `unregister`, the replaced handler's `close` is not called: connections it already owns keep running
+   * with it (a plugin reloaded by `serve --watch`). A token held by another handler is refused.
+   */
+  replace(handler: ProtocolHandler<any>, previous: string = handler.token): ProtocolHandler<any> | undefined {
+    const key = tokenKey(handler.token);
+    const previousKey = tokenKey(previous);
+    const old = this.#handlers.get(previousKey);
+    if (old === undefined) { this.register(handler); return undefined; }
+    if (key !== previousKey && this.#handlers.has(key)) {
+      throw new UsageError('ERR_DUPLICATE_TOKEN', `a handler for "${handler.token}" is already registered`);
+    }
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+)?$/.test(handler.token)) {
+      throw new UsageError('ERR_BAD_TOKEN', `"${handler.token}" is not an Upgrade token (name or name/version)`);
+    }
+    // The same token keeps its place in list() (a Map keeps a key's first position when it is set again).
+    if (key !== previousKey) this.#handlers.delete(previousKey);
+    this.#handlers.set(key, handler);
+    if (key !== previousKey) for (const listener of this.#listeners) listener('unregister', old.token);
+    for (const listener of this.#listeners) listener('register', handler.token);
+    return old;
+  }
+
   get(token: string): ProtocolHandler<any> | undefined {
     return this.#handlers.get(tokenKey(token));
   }
