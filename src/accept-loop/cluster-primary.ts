@@ -78,9 +78,9 @@ export function runPrimary(options: PrimaryOptions): void {
         listening.add(worker);
         if (!bannerShown && listening.size >= count) {
           bannerShown = true;
-          for (const line of message.banner) options.print(line);
           const pids = live().map((w) => w.process.pid).join(', ');
-          options.print(`workers: ${count} (pids ${pids}), one listening socket; scheduling ${schedulingPolicyName()}`);
+          // One write: whoever reads the banner up to a line sees every line of it.
+          options.print([...message.banner, `workers: ${count} (pids ${pids}), one listening socket; scheduling ${schedulingPolicyName()}`].join('\n'));
         } else if (bannerShown) {
           options.log(`worker ${worker.process.pid} listening (a replacement)`);
         }
