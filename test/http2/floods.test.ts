@@ -24,7 +24,7 @@ function frame(type: number, flags: number, stream: number, payload: Buffer = Bu
 const GET_BLOCK = Buffer.from([0x82, 0x86, 0x84, 0x41, 0x03, 0x6c, 0x61, 0x62]);
 
 /** `framesSent` counts what the client wrote (some of it may sit unread in buffers when the server cuts). */
-interface Outcome { closed: boolean; goaway: number | undefined; framesSent: number; ms: number; rssGrowthKiB: number }
+interface Outcome { closed: boolean; goaway: number | undefined; reset: boolean; framesSent: number; ms: number; rssGrowthKiB: number }
 
 /** The server process's resident set, from /proc (Linux); what the flood costs is its growth. */
 const rssKiB = (pid: number): number => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
@@ -42,7 +42,8 @@ async function flood(target: Target, next: (i: number) => Buffer, max: number, t
   const rssBefore = rssKiB(pid);
   let rssPeak = rssBefore;
   const socket: Socket = netConnect({ port: target.port, host: '127.0.0.1' });
-  socket.on('error', () => {});
+  let reset = false;
+  socket.on('error', (error: NodeJS.ErrnoException) => { if (error.code === 'ECONNRESET') reset = true; });
   await once(socket, 'connect');
   let closed = false; let goaway: number | undefined; let buf = Buffer.alloc(0);
   socket.on('close', () => { closed = true; });
@@ -72,7 +73,7 @@ async function flood(target: Target, next: (i: number) => Buffer, max: number, t
   while (!closed && Date.now() < deadline) { if (!read) socket.resume(); await new Promise((r) => setTimeout(r, 10)); }
   const ms = Date.now() - started;
   socket.destroy();
-  return { closed, goaway, framesSent: sent, ms, rssGrowthKiB: rssPeak - rssBefore };
+  return { closed, goaway, reset, framesSent: sent, ms, rssGrowthKiB: rssPeak - rssBefore };
 }
 
 async function healthz(port: number): Promise<string> {
@@ -109,7 +110,10 @@ describe('HTTP/2 floods against one serve process', () => {
       return i % 2 === 0 ? frame(1, 0x5, id, GET_BLOCK) : frame(3, 0, id, Buffer.from([0, 0, 0, 8]));
     }, MAX_FRAMES);
     assertCut('rapid reset', out);
-    assert.notEqual(out.goaway, undefined, 'a GOAWAY before the close');
+    // The server sends GOAWAY, then closes while this client is still sending: its kernel answers those
+    // bytes with a RST (RFC 9293 §3.10.7.4 makes the receiver drop what it had not read yet), so on a
+    // loaded machine the GOAWAY can be lost to the reset. Either way the server ended it, not a FIN alone.
+    assert.ok(out.goaway !== undefined || out.reset, `a GOAWAY before the close, or the reset that overtook it: ${JSON.stringify(out)}`);
     assert.equal(await healthz(served!.port), 'ok\n');
   });
 
