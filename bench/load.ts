@@ -5,6 +5,7 @@
  * compared with memcmp against the expected bytes rather than parsed.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { h2Requests, h2WebSocketStreams } from './http2-load.js';
 import { echoFrames, runEcho, type EchoPlan } from './ws-echo-loop.js';
 import { IncomingMessages, OutgoingFrames, openDeflate, payloadPool, runDeflateEcho, type DeflateConnection, type PayloadKind } from './ws-deflate-loop.js';
@@ -17,15 +18,21 @@ interface Options {
   sessions?: number; streams?: number; clientWindow?: number;
   /** permessage-deflate echo and idle (bench/ws-deflate-loop.ts): JSON-like text or random binary. */
   payload?: PayloadKind;
+  /** Echo (ws-echo, tcp-echo) over TLS: node:tls, no certificate check (the targets serve the test fixture's). */
+  tls?: boolean;
 }
 
 const [scenario, json] = process.argv.slice(2);
 const options = JSON.parse(json ?? '{}') as Options;
 const HOST = '127.0.0.1';
 
-function open(port: number): Promise<Socket> {
+/** A connected socket: plain TCP, or with `tls` a node:tls socket once its handshake is done (HTTP/1.1: no ALPN offered). */
+function open(port: number, tls = false): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: HOST, noDelay: true }, () => { socket.off('error', reject); resolve(socket); });
+    const ready = (): void => { socket.off('error', reject); socket.setNoDelay(true); resolve(socket); };
+    const socket: Socket = tls
+      ? connectTls({ port, host: HOST, rejectUnauthorized: false }, ready)
+      : connect({ port, host: HOST, noDelay: true }, ready);
     socket.once('error', reject);
   });
 }
@@ -128,8 +135,8 @@ function httpClose(o: Options): Promise<object> {
 const GUID_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const HANDSHAKE = Buffer.from(`GET /echo HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${GUID_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
 
-async function upgrade(port: number): Promise<{ socket: Socket; rest: Buffer }> {
-  const socket = await open(port);
+async function upgrade(port: number, tls = false): Promise<{ socket: Socket; rest: Buffer }> {
+  const socket = await open(port, tls);
   socket.write(HANDSHAKE);
   return new Promise((resolve, reject) => {
     let head = Buffer.alloc(0);
@@ -151,12 +158,13 @@ async function upgrade(port: number): Promise<{ socket: Socket; rest: Buffer }> 
  * speaks WebSocket (masked frames out, unmasked echoes checked byte for byte); against the raw TCP echo
  * it sends the same masked frame bytes and checks they come back unchanged. With `messages`, every
  * connection sends that many and the run lasts as long as it takes; else it stops after `seconds`.
+ * With `tls` the same over node:tls (wss:// against switchyard-tls, raw bytes against tls-echo).
  */
 async function echo(o: Options, websocket: boolean): Promise<object> {
   const { masked, unmasked } = echoFrames(o.size!);
   const conns = await Promise.all(Array.from({ length: o.connections }, async () => {
-    if (websocket) { const { socket, rest } = await upgrade(o.port); return { stream: socket, rest }; }
-    return { stream: await open(o.port), rest: Buffer.alloc(0) };
+    if (websocket) { const { socket, rest } = await upgrade(o.port, o.tls); return { stream: socket, rest }; }
+    return { stream: await open(o.port, o.tls), rest: Buffer.alloc(0) };
   }));
   const result = await runEcho(conns, echoPlan(o, masked, websocket ? unmasked : masked));
   return { ...result, bytes: result.operations * o.size! };

@@ -1,6 +1,6 @@
 /**
  * One benchmark target per process, so the server's CPU and memory are measured apart from the load
- * client's: `node target-server.js <switchyard|node-http|node-http2|node-http2-echo|net-echo|net-upgrade|ws> [JSON]` prints
+ * client's: `node target-server.js <switchyard|switchyard-tls|node-http|node-http-upgrade|node-http2|node-http2-echo|net-echo|tls-echo|net-upgrade|ws> [JSON]` prints
  * `port <n>` and serves until killed. Every target answers the same way: `GET /healthz` → `ok\n`; echo
  * targets echo bytes. The optional JSON overrides switchyard's limits (e.g. `{"http2InitialWindowBytes":
  * 1048576}`), so a setting's cost can be measured without editing the server; for node-http2-echo it
@@ -9,9 +9,10 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import { createHash } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { createServer as createNetServer } from 'node:net';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLab } from '../src/lab.js';
@@ -32,10 +33,16 @@ process.on('SIGUSR2', () => {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));
 
 const kind = process.argv[2];
+/** The test fixture's self-signed certificate (test/fixtures/tls): switchyard-tls and tls-echo both serve it. */
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures', 'tls');
+const certificate = (): { cert: Buffer; key: Buffer } => ({ cert: readFileSync(join(fixtures, 'cert.pem')), key: readFileSync(join(fixtures, 'key.pem')) });
 const announce = (port: number): void => { process.stdout.write(`port ${port}\n`); };
 
 switch (kind) {
-  case 'switchyard': {
+  case 'switchyard':
+  case 'switchyard-tls': {
+    // switchyard-tls: the same lab with `tls` (the fixture certificate): a first byte 0x16 is TLS, the rest
+    // is unchanged, so `wss://…/echo` is the same /echo endpoint behind node:tls.
     // Limits raised so the benchmark measures speed, not the defaults' protection.
     const { sessionWindow, ...overrides } = JSON.parse(process.argv[3] ?? '{}') as Record<string, number>;
     // Diagnostic only, no limit sets this: `sessionWindow` wraps node:http2's performServerHandshake so each
@@ -50,7 +57,7 @@ switch (kind) {
       };
       syncBuiltinESMExports();
     }
-    const lab = await startLab({ port: 0, backlog: 4096, limits: { maxConnections: 50_000, keepAliveTimeoutMs: 60_000, headersTimeoutMs: 60_000, ...overrides } });
+    const lab = await startLab({ port: 0, backlog: 4096, ...(kind === 'switchyard-tls' ? { tls: certificate() } : {}), limits: { maxConnections: 50_000, keepAliveTimeoutMs: 60_000, headersTimeoutMs: 60_000, ...overrides } });
     announce(lab.port);
     break;
   }
@@ -63,6 +70,64 @@ switch (kind) {
         res.writeHead(404, { 'Content-Length': '0' });
         res.end();
       }
+    });
+    server.keepAliveTimeout = 60_000;
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
+    break;
+  }
+  case 'node-http-upgrade': {
+    // The floor any WebSocket server built on node:http pays for a handshake cycle: node:http parses the
+    // request and emits 'upgrade'; the handler answers a correct 101 (Sec-WebSocket-Accept computed) and
+    // then speaks just enough RFC 6455 on the socket for the bench's handshake cycle: every masked frame is
+    // unmasked, a data frame is echoed back (same opcode, unmasked), a close frame is answered with a close
+    // carrying the same code and the socket ended. No validation, no extensions, no fragmentation.
+    const server = createHttpServer((req, res) => {
+      if (req.url === '/healthz') {
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '3' });
+        res.end('ok\n');
+      } else {
+        res.writeHead(426, { 'Content-Length': '0', Upgrade: 'websocket' });
+        res.end();
+      }
+    });
+    server.on('upgrade', (req, socket: Socket, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      const key = req.headers['sec-websocket-key'];
+      if (req.headers.upgrade?.toLowerCase() !== 'websocket' || typeof key !== 'string') {
+        socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.setNoDelay(true);
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      let pending: Buffer = Buffer.alloc(0);
+      const onData = (chunk: Buffer): void => {
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        while (pending.length >= 2) {
+          const opcode = pending[0]! & 0x0f;
+          const masked = (pending[1]! & 0x80) !== 0;
+          let length = pending[1]! & 0x7f;
+          let at = 2;
+          if (length === 126) { if (pending.length < 4) return; length = pending.readUInt16BE(2); at = 4; }
+          else if (length === 127) { if (pending.length < 10) return; length = Number(pending.readBigUInt64BE(2)); at = 10; }
+          const mask = masked ? at : -1;
+          if (masked) at += 4;
+          if (pending.length < at + length) return;
+          const payload = Buffer.from(pending.subarray(at, at + length));
+          if (masked) for (let i = 0; i < length; i++) payload[i]! ^= pending[mask + (i & 3)]!;
+          pending = pending.subarray(at + length);
+          const header = length < 126 ? Buffer.from([0x80 | opcode, length])
+            : length < 65536 ? Buffer.from([0x80 | opcode, 126, length >> 8, length & 0xff])
+            : Buffer.concat([Buffer.from([0x80 | opcode, 127]), Buffer.alloc(8)]);
+          if (length >= 65536) header.writeBigUInt64BE(BigInt(length), 2);
+          if (opcode === 0x8) { socket.off('data', onData); socket.end(Buffer.concat([header, payload])); return; }
+          if (opcode === 0x9) socket.write(Buffer.concat([Buffer.from([0x8a, length]), payload])); // ping → pong (≤ 125 B)
+          else if (opcode !== 0xa) socket.write(Buffer.concat([header, payload]));
+        }
+      };
+      socket.on('data', onData);
+      socket.on('end', () => socket.end());
+      if (head.length > 0) onData(head);
     });
     server.keepAliveTimeout = 60_000;
     server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
@@ -113,6 +178,20 @@ switch (kind) {
       socket.on('error', () => socket.destroy());
       socket.on('end', () => socket.end());
     });
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
+    break;
+  }
+  case 'tls-echo': {
+    // The ceiling for bytes through TLS in Node, as net-echo is for a socket: node:tls with the fixture
+    // certificate, writing back what was decrypted, no parsing, no framing.
+    const server = createTlsServer({ ...certificate() }, (socket) => {
+      socket.setNoDelay(true);
+      socket.on('data', (chunk: Buffer) => { if (!socket.write(chunk)) socket.pause(); });
+      socket.on('drain', () => socket.resume());
+      socket.on('error', () => socket.destroy());
+      socket.on('end', () => socket.end());
+    });
+    server.on('tlsClientError', () => {});
     server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
     break;
   }

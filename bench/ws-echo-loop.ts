@@ -1,7 +1,8 @@
 /**
  * The WebSocket echo client's inner loop, shared by every transport the bench drives it over (a TCP
- * socket after a 101, an HTTP/2 stream after an extended CONNECT's 200, a raw TCP echo): so a ratio
- * between two of them compares the servers and the transports, never two different clients.
+ * socket after a 101, a node:tls socket after a 101 (wss-echo), an HTTP/2 stream after an extended
+ * CONNECT's 200, a raw TCP or TLS echo): so a ratio between two of them compares the servers and the
+ * transports, never two different clients.
  *
  * How it works: each message is one client frame (FIN, binary, masked) encoded once and written again
  * and again; the server's echo is known in advance (the same payload, unmasked), so incoming bytes are
