@@ -20,8 +20,12 @@ export class ConnectionBytes {
   #out = '';
   #inTotal = 0;
   #outTotal = 0;
-  /** Per kept chunk: (offset × 2 + 1 for `out`), then when (ms since the epoch). */
-  readonly #marks: number[] = [];
+  /**
+   * Per kept chunk: (offset × 2 + 1 for `out`), then when (ms since the epoch). Made by a literal at the
+   * first chunk: an empty array that grows by push reserves 16 slots, most of which an idle connection
+   * (one chunk each way) never fills.
+   */
+  #marks: number[] | undefined;
 
   constructor(limit: number) { this.limit = limit; }
 
@@ -33,7 +37,8 @@ export class ConnectionBytes {
     const room = this.limit - kept.length;
     if (room <= 0) return;
     const piece = Buffer.from(chunk.buffer, chunk.byteOffset, Math.min(room, chunk.length)).toString('latin1');
-    this.#marks.push(kept.length * 2 + (out ? 1 : 0), at);
+    const mark = kept.length * 2 + (out ? 1 : 0);
+    if (this.#marks === undefined) this.#marks = [mark, at]; else this.#marks.push(mark, at);
     let grown = kept + piece;
     if ((this.#marks.length / 2) % FLATTEN_EVERY === 0) grown = Buffer.from(grown, 'latin1').toString('latin1');
     if (out) this.#out = grown; else this.#in = grown;
@@ -49,9 +54,10 @@ export class ConnectionBytes {
   chunks(direction: Direction): Array<[number, number]> {
     const bit = direction === 'out' ? 1 : 0;
     const found: Array<[number, number]> = [];
-    for (let i = 0; i < this.#marks.length; i += 2) {
-      const mark = this.#marks[i]!;
-      if ((mark & 1) === bit) found.push([mark >>> 1, this.#marks[i + 1]!]);
+    const marks = this.#marks ?? [];
+    for (let i = 0; i < marks.length; i += 2) {
+      const mark = marks[i]!;
+      if ((mark & 1) === bit) found.push([mark >>> 1, marks[i + 1]!]);
     }
     return found;
   }
