@@ -15,8 +15,9 @@ import { isUtf8 } from 'node:buffer';
  * Autobahn section 6 checks as "fail fast".
  *
  * Speed: ASCII runs are skipped with a tight loop while the automaton is between characters, and large
- * pieces are first handed to Node's native `isUtf8` (SIMD) up to the last character boundary; only when
- * that says "invalid" do we walk the automaton byte by byte to find the exact offending byte.
+ * pieces are first handed to Node's native `isUtf8` (SIMD) from their first to their last character
+ * boundary; only when that says "invalid" do we walk the automaton byte by byte to find the exact
+ * offending byte.
  */
 
 /** States, pre-multiplied by 256 so a transition is one table lookup: `next = TABLE[state + byte]`. */
@@ -74,10 +75,22 @@ export class Utf8Validator {
     let state = this.#state;
     if (state === REJECT) return false;
     let i = start;
-    if (state === ACCEPT && end - start >= NATIVE_MIN_BYTES) {
-      const boundary = lastCharStart(bytes, start, end);
-      if (isUtf8(bytes.subarray(start, boundary))) i = boundary;
-      // else: walk from `start` below to find the exact byte (only on the failure path).
+    // A character split by the previous piece's end is finished first (at most 3 bytes), so the rest of
+    // this piece can still go to the native check: otherwise every piece after such a split (a text
+    // message arriving in 64 KiB socket reads) would be walked byte by byte.
+    while (state !== ACCEPT && i < end) {
+      state = TABLE[state + bytes[i]!]!;
+      if (state === REJECT) {
+        this.#state = REJECT;
+        this.#offset += i - start;
+        return false;
+      }
+      i++;
+    }
+    if (state === ACCEPT && end - i >= NATIVE_MIN_BYTES) {
+      const boundary = lastCharStart(bytes, i, end);
+      if (isUtf8(bytes.subarray(i, boundary))) i = boundary;
+      // else: walk from `i` below to find the exact byte (only on the failure path).
     }
     while (i < end) {
       if (state === ACCEPT) {
