@@ -1,7 +1,7 @@
 import { formatEndpoint } from '../../accept-loop/five-tuple.js';
 import type { ChatRoom, RoomMember } from '../chat/room.js';
 import type { WebSocketEndpoint } from './plugin.js';
-import { WebSocket } from './session.js';
+import { WebSocket, type BinaryStream } from './session.js';
 
 /**
  * `/echo`: text comes back as text, binary as binary. When the peer is not reading our echoes (`send`
@@ -14,17 +14,39 @@ export function echoEndpoint(): WebSocketEndpoint {
   return {
     onConnection(ws: WebSocket) {
       ws.on('message', echoMessage);
+      ws.binaryStream = ECHO_STREAM;
     },
   };
 }
 
+/**
+ * Binary messages are echoed frame by frame as they arrive, each piece written as soon as it is read: a
+ * message larger than one socket read is then never joined (a copy and an allocation the size of the
+ * message), and the peer sees the same frames it sent. Text still goes through `message`, since it must
+ * be validated whole before a byte of it is echoed (RFC 6455 §8.1).
+ */
+const ECHO_STREAM: BinaryStream = {
+  frame(ws, length, _first, fin, data) {
+    // Both calls run, whatever the first returns: a frame once begun must be completed (§5.4).
+    const started = ws.sendFrameStart(length, fin);
+    if (!ws.sendFramePiece(data) || !started) stallEcho(ws);
+  },
+  piece(ws, data) {
+    if (!ws.sendFramePiece(data)) stallEcho(ws);
+  },
+};
+
 // Module-level listeners (an emitter calls them with itself as `this`): an idle echo connection then
 // costs no closure. "Waiting for drain" is the socket being paused by us, so it needs no flag either.
 function echoMessage(this: WebSocket, data: string | Uint8Array): void {
-  if (this.send(data) || this.readyState !== WebSocket.OPEN || this.socket.isPaused()) return;
+  if (!this.send(data)) stallEcho(this);
+}
+
+function stallEcho(ws: WebSocket): void {
+  if (ws.readyState !== WebSocket.OPEN || ws.socket.isPaused()) return;
   // One drain listener per stall, not one per message: a read can carry hundreds of small messages.
-  this.socket.pause();
-  this.once('drain', resumeEcho);
+  ws.socket.pause();
+  ws.once('drain', resumeEcho);
 }
 
 function resumeEcho(this: WebSocket): void {

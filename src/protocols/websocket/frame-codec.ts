@@ -261,8 +261,30 @@ export function encodeFrame(options: EncodeFrameOptions): Uint8Array[] {
   const single = mask !== undefined || length <= SINGLE_BUFFER_MAX_PAYLOAD_BYTES;
   const out: Uint8Array = Buffer.allocUnsafe(single ? headerLength + length : headerLength);
 
+  writeHeader(out, fin, rsv1, opcode, mask === undefined ? 0 : 0x80, length, lengthBytes);
+  if (mask !== undefined) out.set(mask, 2 + lengthBytes);
+  if (!single) return [out, payload];
+  out.set(payload, headerLength);
+  if (mask !== undefined && length > 0) unmaskInPlace(out.subarray(headerLength), mask, 0);
+  return [out];
+}
+
+/**
+ * The header alone of an unmasked frame whose `payloadLength` bytes the caller writes after it, as they
+ * become available (a server relaying a payload piece by piece; a client must mask, so it cannot).
+ */
+export function encodeFrameHeader(options: { readonly opcode: Opcode; readonly fin: boolean; readonly payloadLength: number }): Uint8Array {
+  const { opcode, fin, payloadLength: length } = options;
+  if (!KNOWN_OPCODE[opcode] || isControlOpcode(opcode)) throw new UsageError('ERR_INVALID_OPCODE', `cannot stream opcode ${String(opcode)}`);
+  if (!Number.isSafeInteger(length) || length < 0) throw new UsageError('ERR_INVALID_LENGTH', 'a payload length is a non-negative integer');
+  const lengthBytes = length < 126 ? 0 : length <= 0xffff ? 2 : 8;
+  const out: Uint8Array = Buffer.allocUnsafe(2 + lengthBytes);
+  writeHeader(out, fin, false, opcode, 0, length, lengthBytes);
+  return out;
+}
+
+function writeHeader(out: Uint8Array, fin: boolean, rsv1: boolean, opcode: number, maskBit: number, length: number, lengthBytes: number): void {
   out[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
-  const maskBit = mask === undefined ? 0 : 0x80;
   if (lengthBytes === 0) {
     out[1] = maskBit | length;
   } else if (lengthBytes === 2) {
@@ -282,11 +304,6 @@ export function encodeFrame(options: EncodeFrameOptions): Uint8Array[] {
     out[8] = (low >>> 8) & 0xff;
     out[9] = low & 0xff;
   }
-  if (mask !== undefined) out.set(mask, 2 + lengthBytes);
-  if (!single) return [out, payload];
-  out.set(payload, headerLength);
-  if (mask !== undefined && length > 0) unmaskInPlace(out.subarray(headerLength), mask, 0);
-  return [out];
 }
 
 const EMPTY = new Uint8Array(0);

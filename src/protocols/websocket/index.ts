@@ -14,6 +14,7 @@ export {
   Opcode,
   SINGLE_BUFFER_MAX_PAYLOAD_BYTES,
   encodeFrame,
+  encodeFrameHeader,
   isControlOpcode,
   type EncodeFrameOptions,
   type FrameDecoderOptions,
@@ -28,7 +29,7 @@ export {
   type ParsedExtension,
 } from './handshake.js';
 export { describeFrame } from './frame-trace.js';
-export { createMaskSource, unmaskInPlace } from './mask.js';
+export { createMaskSource, simdUnmaskAvailable, unmaskInPlace } from './mask.js';
 export {
   WebSocketProtocol,
   type ConnectionState,

@@ -8,6 +8,7 @@ import {
   MAX_CONTROL_PAYLOAD_BYTES,
   Opcode,
   encodeFrame,
+  encodeFrameHeader,
   isControlOpcode,
   type FrameHeader,
   type Role,
@@ -26,6 +27,9 @@ import { Utf8Validator, isValidUtf8 } from './utf8.js';
  * piece by piece as it arrives, so invalid UTF-8 is reported before the rest of the fragment is even
  * received. Control frames may arrive between fragments and come out as soon as they end. The size cap is
  * applied to the whole message at each frame header (bytes so far + the new frame's declared length).
+ * With `streamBinary` on, an uncompressed binary message that did not arrive in one piece is not joined at
+ * all: its frames and pieces come out as they arrive (`binary-frame`, `binary-piece`), for a relay that
+ * passes them on; the caps are the same, since they are checked at the headers.
  *
  * Closing (§7): `state` is 'open' until a Close frame is sent or received, 'closing' while only one side
  * has, and 'closed' once both have (or the byte stream ended). On a `close` event the application should
@@ -45,6 +49,15 @@ import { Utf8Validator, isValidUtf8 } from './utf8.js';
 export type WebSocketEvent =
   | { readonly type: 'text'; readonly text: string }
   | { readonly type: 'binary'; readonly data: Uint8Array }
+  /**
+   * With `streamBinary` on, an uncompressed binary message that does not arrive in one piece comes as one
+   * `binary-frame` per frame, carrying the frame's first piece, then the rest of its payload as
+   * `binary-piece` events: views of the received chunks (unmasked, never joined). `first` is the
+   * message's first frame, `fin` its last; the caps were checked at the header, before any of this. A
+   * message that arrives whole (one frame, one piece) still comes as `binary`, a view as ever.
+   */
+  | { readonly type: 'binary-frame'; readonly length: number; readonly first: boolean; readonly fin: boolean; readonly data: Uint8Array }
+  | { readonly type: 'binary-piece'; readonly data: Uint8Array }
   | { readonly type: 'ping'; readonly data: Uint8Array }
   | { readonly type: 'pong'; readonly data: Uint8Array }
   /** `code` is 1005 when the Close frame carried none (§7.1.5). */
@@ -106,6 +119,13 @@ export class WebSocketProtocol {
   #messageCompressed = false;
   #lastWireBytes = 0;
   #lastCompressed = false;
+  /** The message in progress is being delivered as binary-frame / binary-piece events. */
+  #messageStreamed = false;
+  #streamBinary = false;
+  // The streamed frame being received: announced with its first piece (or at its end, when empty).
+  #frameAnnounced = false;
+  #frameFirst = false;
+  #frameLength = 0;
   /** Created with the first text message: an idle or binary-only connection never needs it. */
   #utf8: Utf8Validator | undefined;
 
@@ -131,6 +151,19 @@ export class WebSocketProtocol {
     // §5.3: a client masks every frame; a server never does (§5.1).
     this.#randomMask = options.role === 'client' ? (options.randomMask ?? createMaskSource()) : undefined;
     this.#onFrame = options.onFrame;
+  }
+
+  /**
+   * Deliver uncompressed binary messages piece by piece (see `binary-frame`) instead of joined into one
+   * `binary` event: for a relay such as the echo, which can pass the pieces on as they come and so
+   * never pays for the join of a message that spans several reads. Takes effect at the next message.
+   */
+  set streamBinary(on: boolean) {
+    this.#streamBinary = on;
+  }
+
+  get streamBinary(): boolean {
+    return this.#streamBinary;
   }
 
   /** Start or stop observing frames (a trace that begins or ends while the connection is open). */
@@ -198,13 +231,13 @@ export class WebSocketProtocol {
       switch (event.type) {
         case 'header': {
           if (this.#onFrame !== undefined) this.#onFrame(event.header, 'in');
-          const error = this.#onHeader(event.header);
-          if (error !== undefined) return error;
+          const out = this.#onHeader(event.header);
+          if (out !== undefined) return out;
           break;
         }
         case 'payload': {
-          const error = this.#onPayload(event.data);
-          if (error !== undefined) return error;
+          const out = this.#onPayload(event.data);
+          if (out !== undefined) return out;
           break;
         }
         case 'frame-end': {
@@ -255,6 +288,8 @@ export class WebSocketProtocol {
       this.#messageBytes = 0;
       this.#messagePieces = [];
       this.#messageCompressed = header.rsv1;
+      // A compressed message can only be inflated whole (RFC 7692 §6.2), so it is never streamed.
+      this.#messageStreamed = this.#streamBinary && opcode === Opcode.Binary && !header.rsv1;
       if (opcode === Opcode.Text && !header.rsv1) {
         if (this.#utf8 === undefined) this.#utf8 = new Utf8Validator(); else this.#utf8.reset();
       }
@@ -269,6 +304,11 @@ export class WebSocketProtocol {
       );
     }
     this.#messageBytes += payloadLength;
+    if (this.#messageStreamed) {
+      this.#frameAnnounced = false;
+      this.#frameFirst = opcode !== Opcode.Continuation;
+      this.#frameLength = payloadLength;
+    }
     return undefined;
   }
 
@@ -278,6 +318,7 @@ export class WebSocketProtocol {
       this.#controlBytes += data.length;
       return undefined;
     }
+    if (this.#messageStreamed) return this.#frameAnnounced ? { type: 'binary-piece', data } : this.#announce(data);
     // §8.1: invalid UTF-8 in a text message fails the connection; checked per piece so it fails fast.
     // (A compressed message is checked once inflated.)
     if (this.#messageKind === Opcode.Text && !this.#messageCompressed && !this.#utf8!.write(data)) {
@@ -301,6 +342,17 @@ export class WebSocketProtocol {
       if (controlOpcode === Opcode.Pong) return { type: 'pong', data };
       return this.#onClose(data);
     }
+    if (this.#messageStreamed) {
+      // An empty frame has no piece to announce it.
+      const out = this.#frameAnnounced ? undefined : this.#announce(EMPTY);
+      if (this.#frameFin) {
+        this.#messageKind = undefined;
+        this.#messageStreamed = false;
+        this.#lastWireBytes = this.#messageBytes;
+        this.#lastCompressed = false;
+      }
+      return out;
+    }
     if (!this.#frameFin) return undefined;
     const kind = this.#messageKind;
     let data = join(this.#messagePieces, this.#messageBytes);
@@ -321,6 +373,13 @@ export class WebSocketProtocol {
       return this.#fail(Err.InvalidUtf8, 'a text message ends in the middle of a UTF-8 sequence', CloseCode.InvalidPayload);
     }
     return { type: 'text', text: decodeUtf8(data) };
+  }
+
+  /** The first piece of a streamed frame: the whole message when it is one frame in one piece (no join to save). */
+  #announce(data: Uint8Array): WebSocketEvent {
+    this.#frameAnnounced = true;
+    if (this.#frameFirst && this.#frameFin && data.length === this.#frameLength) return { type: 'binary', data };
+    return { type: 'binary-frame', length: this.#frameLength, first: this.#frameFirst, fin: this.#frameFin, data };
   }
 
   #onClose(payload: Uint8Array): WebSocketEvent {
@@ -403,6 +462,29 @@ export class WebSocketProtocol {
     const frameOpcode = this.#sendingKind === undefined ? opcode : Opcode.Continuation;
     this.#sendingKind = fin ? undefined : opcode;
     return this.#frame(frameOpcode, data, fin);
+  }
+
+  /**
+   * The header of one binary frame whose `length` payload bytes the caller writes next, as they come
+   * (relaying a `binary-frame` piece by piece). Follows `sendFragment`'s rules: the first frame of a
+   * message is Binary, later ones Continuation, `fin` ends it (§5.4). Server only: a client would have
+   * to mask bytes it does not have yet (§5.3). Nothing else may be written until the payload is.
+   */
+  sendFrameHeader(length: number, fin: boolean): Uint8Array {
+    this.#checkOpen();
+    if (this.#randomMask !== undefined) throw new UsageError('ERR_STREAM_MASKED', 'a client cannot stream an unmasked frame');
+    if (this.#sendingKind !== undefined && this.#sendingKind !== Opcode.Binary) {
+      throw new UsageError('ERR_FRAGMENT_KIND', 'a binary fragment cannot continue a message of the other kind');
+    }
+    const opcode = this.#sendingKind === undefined ? Opcode.Binary : Opcode.Continuation;
+    const header = encodeFrameHeader({ opcode, fin, payloadLength: length });
+    this.#sendingKind = fin ? undefined : Opcode.Binary;
+    this.#lastWireBytes = length;
+    this.#lastCompressed = false;
+    if (this.#onFrame !== undefined) {
+      this.#onFrame({ fin, rsv1: false, opcode, mask: undefined, payloadLength: length, headerLength: header.length }, 'out');
+    }
+    return header;
   }
 
   ping(data: Uint8Array = EMPTY): Uint8Array[] {

@@ -72,6 +72,23 @@ export interface WebSocketEvents {
   drain: [];
 }
 
+/**
+ * A consumer of binary messages piece by piece (`ws.binaryStream`), for relays that pass the bytes on as
+ * they come instead of holding a whole message: the pieces are views of the socket's reads, never joined
+ * (a message larger than one read would otherwise be copied once more). A shared object, called with the
+ * WebSocket, so that streaming costs no closure per connection.
+ */
+export interface BinaryStream {
+  /**
+   * A binary frame begins, with `data` its first piece (empty only for an empty frame); the rest of its
+   * `length` bytes follow as pieces. `first`/`fin` as in RFC 6455 §5.4. A message that arrived whole in
+   * one read comes as a `message` event instead: there is no join to save.
+   */
+  frame(ws: WebSocket, length: number, first: boolean, fin: boolean, data: Uint8Array): void;
+  /** The next piece of that frame's payload, already unmasked. Owned by the callee from here. */
+  piece(ws: WebSocket, data: Uint8Array): void;
+}
+
 /** §5.5: a Close payload is at most 125 bytes, 2 of them the code. */
 const MAX_REASON_BYTES = 123;
 
@@ -111,6 +128,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #closeEmitted = false;
   /** Both Close frames have passed on a server: TCP closes once the reply is flushed (#closeOnceFlushed). */
   #closeWhenFlushed = false;
+  #binaryStream: BinaryStream | undefined;
+  /** Payload bytes still owed to the socket for a frame begun with sendFrameStart. */
+  #outRemaining = 0;
+  /** That frame was refused (the connection is closing): its pieces are counted and dropped. */
+  #outDiscarding = false;
+  /** Frames written while a streamed frame was open: they follow it, since frames cannot interleave (§5.4). */
+  #held: Array<readonly Uint8Array[]> | undefined;
   /** Chunks that arrived with or right after the handshake, until they are processed in order. */
   #early: Uint8Array[] | undefined;
 
@@ -199,6 +223,56 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.#write(frames);
   }
 
+  /**
+   * Receive uncompressed binary messages through `stream` piece by piece instead of as `message` events.
+   * Set it in `onConnection`, before messages flow: a message already being streamed when it is changed
+   * delivers its remaining pieces to the new value (none, if undefined). Text and compressed messages
+   * still come as `message`; the size limit is still checked at each frame header, before any piece.
+   */
+  set binaryStream(stream: BinaryStream | undefined) {
+    this.#binaryStream = stream;
+    if (this.#codec !== undefined) this.#codec.streamBinary = stream !== undefined;
+  }
+
+  get binaryStream(): BinaryStream | undefined { return this.#binaryStream; }
+
+  /**
+   * Begin sending one binary frame of `length` bytes (server only), whose payload follows through
+   * `sendFramePiece`; the first frame of a message is Binary, later ones Continuation, `fin` ends it. Until
+   * all `length` bytes are written, pongs and Close frames wait behind it, so write them before returning
+   * from the callback that received them. Returns false as `send` does.
+   */
+  sendFrameStart(length: number, fin: boolean): boolean {
+    if (this.#outRemaining > 0) throw new UsageError('ERR_FRAME_IN_PROGRESS', 'the previous streamed frame is not complete');
+    if (this.#readyState !== ReadyState.OPEN) {
+      this.#outRemaining = length;
+      this.#outDiscarding = length > 0;
+      return false;
+    }
+    this.#observeFrames();
+    const ok = this.#write([this.#wire.sendFrameHeader(length, fin)]);
+    this.#outRemaining = length;
+    return ok;
+  }
+
+  /** The next bytes of the frame begun with `sendFrameStart` (no copy: `data` must not change until written). */
+  sendFramePiece(data: Uint8Array): boolean {
+    if (data.length > this.#outRemaining) throw new UsageError('ERR_FRAME_OVERRUN', 'more bytes than the streamed frame declared');
+    this.#outRemaining -= data.length;
+    if (this.#outDiscarding) {
+      this.#outDiscarding = this.#outRemaining > 0;
+      return false;
+    }
+    const socket = this.#socket;
+    const ok = !socket.destroyed && socket.writable && socket.write(data);
+    if (this.#outRemaining === 0 && this.#held !== undefined) {
+      const held = this.#held;
+      this.#held = undefined;
+      for (const frames of held) this.#write(frames);
+    }
+    return ok;
+  }
+
   /** Send a ping (payload ≤ 125 bytes, §5.5). The peer's pong arrives as a `pong` event. */
   ping(data: Uint8Array = new Uint8Array(0)): void {
     if (this.#readyState !== ReadyState.OPEN) return;
@@ -229,6 +303,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #write(frames: readonly Uint8Array[]): boolean {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return false;
+    if (this.#outRemaining > 0 && !this.#outDiscarding) {
+      (this.#held ??= []).push(frames);
+      return true;
+    }
     if (frames.length === 1) return socket.write(frames[0]!);
     socket.cork();
     let ok = true;
@@ -288,6 +366,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
             this.#trace('message', 'in', () => line);
           }
           this.emit('message', event.data, true);
+          break;
+        case 'binary-frame':
+          if (this.#dropped || this.#readyState === ReadyState.CLOSED) break;
+          if (this.#tracing) {
+            const line = `binary frame ${event.length} B${event.fin ? '' : ', more to come'} (streamed)`;
+            this.#trace('message', 'in', () => line);
+          }
+          this.#binaryStream?.frame(this, event.length, event.first, event.fin, event.data);
+          break;
+        case 'binary-piece':
+          if (this.#dropped || this.#readyState === ReadyState.CLOSED) break;
+          this.#binaryStream?.piece(this, event.data);
           break;
         case 'ping':
           // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response, unless
@@ -435,9 +525,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** The sans-IO codec, made on first use with no frame observer (see #observeFrames). */
   get #wire(): WebSocketProtocol {
-    return (this.#codec ??= new WebSocketProtocol(this.#deflate === undefined
+    if (this.#codec !== undefined) return this.#codec;
+    this.#codec = new WebSocketProtocol(this.#deflate === undefined
       ? { role: this.#role, maxMessageBytes: this.#maxMessageBytes }
-      : { role: this.#role, maxMessageBytes: this.#maxMessageBytes, deflate: this.#deflate }));
+      : { role: this.#role, maxMessageBytes: this.#maxMessageBytes, deflate: this.#deflate });
+    if (this.#binaryStream !== undefined) this.#codec.streamBinary = true;
+    return this.#codec;
   }
 
   /**
