@@ -10,16 +10,28 @@
  */
 export type Direction = 'in' | 'out';
 
-/** Appends between flattenings: V8 strings built by `+=` are ropes, a node per piece until flattened. */
-const FLATTEN_EVERY = 64;
+/**
+ * Pieces gathered before they join the kept string. `+=` on a V8 string makes a rope node per piece
+ * (about 32 bytes each): with one per 1-byte chunk a client could make 64 KiB of kept bytes cost 2 MB.
+ * Joined every this many pieces, the rope has a node per batch instead, and nothing is ever re-copied.
+ */
+const PIECES_PER_JOIN = 64;
+/** Chunk times kept per direction: past this, later frames show the time of the last one kept. */
+const MAX_MARKS = 2 * 1024;
 
 export class ConnectionBytes {
   readonly limit: number;
   /** Client → server (what the lab read) and server → client (what it wrote), the kept part. */
   #in = '';
   #out = '';
+  #inPieces: string[] | undefined;
+  #outPieces: string[] | undefined;
+  #inKept = 0;
+  #outKept = 0;
   #inTotal = 0;
   #outTotal = 0;
+  #inMarks = 0;
+  #outMarks = 0;
   /**
    * Per kept chunk: (offset × 2 + 1 for `out`), then when (ms since the epoch). Made by a literal at the
    * first chunk: an empty array that grows by push reserves 16 slots, most of which an idle connection
@@ -33,24 +45,42 @@ export class ConnectionBytes {
   add(direction: Direction, chunk: Uint8Array, at: number): void {
     const out = direction === 'out';
     if (out) this.#outTotal += chunk.length; else this.#inTotal += chunk.length;
-    const kept = out ? this.#out : this.#in;
-    const room = this.limit - kept.length;
+    const kept = out ? this.#outKept : this.#inKept;
+    const room = this.limit - kept;
     if (room <= 0) return;
-    const piece = Buffer.from(chunk.buffer, chunk.byteOffset, Math.min(room, chunk.length)).toString('latin1');
-    const mark = kept.length * 2 + (out ? 1 : 0);
-    if (this.#marks === undefined) this.#marks = [mark, at]; else this.#marks.push(mark, at);
-    let grown = kept + piece;
-    if ((this.#marks.length / 2) % FLATTEN_EVERY === 0) grown = Buffer.from(grown, 'latin1').toString('latin1');
-    if (out) this.#out = grown; else this.#in = grown;
+    const taken = Math.min(room, chunk.length);
+    const piece = Buffer.from(chunk.buffer, chunk.byteOffset, taken).toString('latin1');
+    const mark = kept * 2 + (out ? 1 : 0);
+    if ((out ? this.#outMarks++ : this.#inMarks++) < MAX_MARKS) {
+      if (this.#marks === undefined) this.#marks = [mark, at]; else this.#marks.push(mark, at);
+    }
+    if (out) {
+      this.#outKept += taken;
+      if (this.#out === '') this.#out = piece;
+      else if ((this.#outPieces ??= []).push(piece) === PIECES_PER_JOIN) this.#out += this.#takePieces('out');
+    } else {
+      this.#inKept += taken;
+      if (this.#in === '') this.#in = piece;
+      else if ((this.#inPieces ??= []).push(piece) === PIECES_PER_JOIN) this.#in += this.#takePieces('in');
+    }
+  }
+
+  #takePieces(direction: Direction): string {
+    const pieces = direction === 'out' ? this.#outPieces : this.#inPieces;
+    if (direction === 'out') this.#outPieces = undefined; else this.#inPieces = undefined;
+    return pieces === undefined ? '' : pieces.join('');
   }
 
   /** Every byte that went this way, kept or not. */
   total(direction: Direction): number { return direction === 'out' ? this.#outTotal : this.#inTotal; }
-  keptBytes(direction: Direction): number { return (direction === 'out' ? this.#out : this.#in).length; }
+  keptBytes(direction: Direction): number { return direction === 'out' ? this.#outKept : this.#inKept; }
   /** The kept bytes, as a new Buffer. */
-  kept(direction: Direction): Buffer { return Buffer.from(direction === 'out' ? this.#out : this.#in, 'latin1'); }
+  kept(direction: Direction): Buffer {
+    if (direction === 'out') this.#out += this.#takePieces('out'); else this.#in += this.#takePieces('in');
+    return Buffer.from(direction === 'out' ? this.#out : this.#in, 'latin1');
+  }
 
-  /** Chunk boundaries of one direction as [offset, atMs] pairs, oldest first. */
+  /** Chunk boundaries of one direction as [offset, atMs] pairs, oldest first (at most MAX_MARKS). */
   chunks(direction: Direction): Array<[number, number]> {
     const bit = direction === 'out' ? 1 : 0;
     const found: Array<[number, number]> = [];
@@ -62,7 +92,7 @@ export class ConnectionBytes {
     return found;
   }
 
-  /** When the byte at `offset` of one direction was read or written. */
+  /** When the byte at `offset` of one direction was read or written (the last kept chunk time past MAX_MARKS). */
   timeOf(direction: Direction, offset: number): number | null {
     let found: number | null = null;
     for (const [start, at] of this.chunks(direction)) {
