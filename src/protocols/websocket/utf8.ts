@@ -80,11 +80,7 @@ export class Utf8Validator {
     // message arriving in 64 KiB socket reads) would be walked byte by byte.
     while (state !== ACCEPT && i < end) {
       state = TABLE[state + bytes[i]!]!;
-      if (state === REJECT) {
-        this.#state = REJECT;
-        this.#offset += i - start;
-        return false;
-      }
+      if (state === REJECT) return this.#reject(i - start);
       i++;
     }
     if (state === ACCEPT && end - i >= NATIVE_MIN_BYTES) {
@@ -98,16 +94,19 @@ export class Utf8Validator {
         if (i === end) break;
       }
       state = TABLE[state + bytes[i]!]!;
-      if (state === REJECT) {
-        this.#state = REJECT;
-        this.#offset += i - start;
-        return false;
-      }
+      if (state === REJECT) return this.#reject(i - start);
       i++;
     }
     this.#state = state;
     this.#offset += end - start;
     return true;
+  }
+
+  /** The byte `validBytes` into the piece broke the encoding: sticky until reset(). */
+  #reject(validBytes: number): false {
+    this.#state = REJECT;
+    this.#offset += validBytes;
+    return false;
   }
 
   /** True when everything fed so far is valid and ends on a character boundary (nothing truncated). */
