@@ -41,15 +41,21 @@ export class ConnectionBytes {
 
   constructor(limit: number) { this.limit = limit; }
 
-  /** Keep what fits of `chunk` under the limit; count all of it. */
-  add(direction: Direction, chunk: Uint8Array, at: number): void {
+  /**
+   * Keep what fits of `chunk` under the limit; count all of it. A string is latin1 (one character per
+   * byte, as a head is written) and is kept as it is, with no round trip through a Buffer.
+   */
+  add(direction: Direction, chunk: Uint8Array | string, at: number): void {
     const out = direction === 'out';
     if (out) this.#outTotal += chunk.length; else this.#inTotal += chunk.length;
     const kept = out ? this.#outKept : this.#inKept;
     const room = this.limit - kept;
     if (room <= 0) return;
     const taken = Math.min(room, chunk.length);
-    const piece = Buffer.from(chunk.buffer, chunk.byteOffset, taken).toString('latin1');
+    // Part of a string goes through a Buffer: V8's slice of a string would keep all of it alive.
+    const piece = typeof chunk === 'string' && taken === chunk.length ? chunk
+      : typeof chunk === 'string' ? Buffer.from(chunk.slice(0, taken), 'latin1').toString('latin1')
+        : Buffer.from(chunk.buffer, chunk.byteOffset, taken).toString('latin1');
     const mark = kept * 2 + (out ? 1 : 0);
     if ((out ? this.#outMarks++ : this.#inMarks++) < MAX_MARKS) {
       if (this.#marks === undefined) this.#marks = [mark, at]; else this.#marks.push(mark, at);

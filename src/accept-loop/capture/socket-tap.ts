@@ -34,7 +34,12 @@ interface StreamMethods {
 /** Wall-clock milliseconds with the microseconds pcapng timestamps carry (Date.now() has only milliseconds). */
 const now = (): number => performance.timeOrigin + performance.now();
 
-const bytesOf = (chunk: Buffer | string, encoding: BufferEncoding): Uint8Array => (typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk);
+/**
+ * A written chunk as the store takes it: a latin1 or ASCII string (how HTTP heads are written) stays the
+ * string it is, one character per byte already; any other string is encoded as the socket will encode it.
+ */
+const writtenBytes = (chunk: Buffer | string, encoding: BufferEncoding): Uint8Array | string =>
+  typeof chunk !== 'string' ? chunk : encoding === 'latin1' || encoding === 'binary' || encoding === 'ascii' ? chunk : Buffer.from(chunk, encoding);
 
 /**
  * The tap is installed once per process, on net.Socket's prototype (TLSSocket inherits it): its push and
@@ -59,12 +64,12 @@ function installTap(): void {
   };
   proto._write = function (this: Tapped, chunk: Buffer | string, encoding: BufferEncoding, callback: Callback): void {
     const tap = this[kConnectionRecord]?.tap;
-    if (tap !== undefined) tap.wrote(this, bytesOf(chunk, encoding));
+    if (tap !== undefined) tap.wrote(this, writtenBytes(chunk, encoding));
     parent._write.call(this, chunk, encoding, callback);
   };
   proto._writev = function (this: Tapped, chunks: WriteRequest[], callback: Callback): void {
     const tap = this[kConnectionRecord]?.tap;
-    if (tap !== undefined) for (const { chunk, encoding } of chunks) tap.wrote(this, bytesOf(chunk, encoding));
+    if (tap !== undefined) for (const { chunk, encoding } of chunks) tap.wrote(this, writtenBytes(chunk, encoding));
     parent._writev!.call(this, chunks, callback);
   };
 }
@@ -143,19 +148,21 @@ export class ConnectionTap {
     this.#record('in', chunk, now());
   }
 
-  wrote(stream: Duplex, chunk: Uint8Array): void {
+  /** `chunk` as a string: latin1, one character per byte (see writtenBytes). */
+  wrote(stream: Duplex, chunk: Uint8Array | string): void {
     if (!this.#watches(stream)) return;
     // Written before a decision (a 400, a 408) means cleartext: the client's bytes come first.
     this.cleartext();
     this.#record('out', chunk, now());
   }
 
-  #record(direction: Direction, chunk: Uint8Array, at: number): void {
-    if (chunk.length === 0) return;
+  #record(direction: Direction, written: Uint8Array | string, at: number): void {
+    if (written.length === 0) return;
     // Past the limit add() only counts: a function call per chunk, no copy.
-    this.bytes?.add(direction, chunk, at);
+    this.bytes?.add(direction, written, at);
     const capture = this.#capture;
     if (capture === undefined || capture.file.cut) return;
+    const chunk = typeof written === 'string' ? Buffer.from(written, 'latin1') : written;
     // Headers add under 100 bytes per segment: a chunk's length is close enough to ask with.
     if (capture.file.admits(chunk.length + 256, () => capture.conversation.skip(direction, chunk.length))) {
       capture.file.append(capture.conversation.data(direction, chunk, at), at);

@@ -34,4 +34,19 @@ describe('ConnectionBytes', () => {
     assert.equal(store.timeOf('in', 9_999), 2_047);
     assert.equal(store.kept('in')[9_999], 9_999 & 0xff);
   });
+
+  it('keeps latin1 strings (how heads are written) byte for byte, mixed with Buffers, and cuts one at the limit', () => {
+    const head = 'HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n';
+    const latin = 'caf\u00e9 \u00ff\u0080';
+    for (const limit of [10, head.length, head.length + 2, 4_096]) {
+      const store = new ConnectionBytes(limit);
+      store.add('out', head, 1);
+      store.add('out', Uint8Array.of(0x6f, 0x6b, 0x0a), 2);
+      store.add('out', latin, 3);
+      const whole = Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from('ok\n'), Buffer.from(latin, 'latin1')]);
+      assert.deepEqual(store.kept('out'), whole.subarray(0, limit), `limit ${limit}`);
+      assert.equal(store.total('out'), whole.length);
+      assert.deepEqual(store.chunks('out').map(([offset]) => offset), [0, head.length, head.length + 3].filter((offset) => offset < limit));
+    }
+  });
 });
