@@ -334,13 +334,20 @@ async function main(): Promise<void> {
   const extra: Target[] = [];
   try {
     console.log(WRK ? 'HTTP scenarios driven by wrk (-t1); WebSocket scenarios by bench/load.ts\n' : 'wrk not installed: every scenario driven by bench/load.ts\n');
+    // The HTTP scenarios also run net-http-floor, no parser at all (one canned answer per chunk read): the
+    // most any Node server reaches under this client. Its ratio to node:http bounds what a target
+    // "N× node:http" can mean on this machine: a target above it is beyond reach.
+    const httpFloor = wants('http-keepalive') || wants('http-close') ? await startTarget('net-http-floor') : undefined;
+    if (httpFloor) extra.push(httpFloor);
     if (wants('http-keepalive')) {
-      const r = await interleaved('http-keepalive', [switchyard, nodeHttp], { seconds: SECONDS, connections: CONNECTIONS }, opsPerSecond, 'req/s');
+      const r = await interleaved('http-keepalive', [switchyard, nodeHttp, httpFloor!], { seconds: SECONDS, connections: CONNECTIONS }, opsPerSecond, 'req/s');
       ratios.push({ what: 'keep-alive GET /healthz vs node:http', ratio: r.get('switchyard')!.value / r.get('node-http')!.value, target: '≥ 1.5' });
+      ratios.push({ what: 'keep-alive: the no-parser node:net floor vs node:http (the most any ratio above can be)', ratio: r.get('net-http-floor')!.value / r.get('node-http')!.value, target: '—' });
     }
     if (wants('http-close')) {
-      const r = await interleaved('http-close', [switchyard, nodeHttp], { seconds: SECONDS, connections: CONNECTIONS }, opsPerSecond, 'req/s');
+      const r = await interleaved('http-close', [switchyard, nodeHttp, httpFloor!], { seconds: SECONDS, connections: CONNECTIONS }, opsPerSecond, 'req/s');
       ratios.push({ what: 'Connection: close vs node:http', ratio: r.get('switchyard')!.value / r.get('node-http')!.value, target: '≥ 1.3' });
+      ratios.push({ what: 'Connection: close: the no-parser node:net floor vs node:http', ratio: r.get('net-http-floor')!.value / r.get('node-http')!.value, target: '—' });
     }
     if (wants('ws-echo')) {
       const plans: Array<[number, number, string, string]> = [[32, 16, '32 B', '≥ 0.06'], [1024, 16, '1 KiB', '≥ 0.15'], [65536, 4, '64 KiB', '≥ 0.97'], [1048576, 2, '1 MiB', '≥ 0.90']];
@@ -355,16 +362,21 @@ async function main(): Promise<void> {
       // server doing the same upgrade with a correct 101 (its 'upgrade' event, Sec-WebSocket-Accept, one
       // frame echoed, the close answered): the floor any server on node:http pays. Kept from before, in the
       // same interleaved runs: node:http's Connection: close request cycle (a connection's life, no upgrade).
+      // net-handshake-floor, node:net and a regular expression answering the same cycle with nothing
+      // checked, is the most any Node server reaches under this client.
       const nodeUpgrade = await startTarget('node-http-upgrade');
-      extra.push(nodeUpgrade);
+      const handshakeFloor = await startTarget('net-handshake-floor');
+      extra.push(nodeUpgrade, handshakeFloor);
       const options = { seconds: SECONDS, connections: CONNECTIONS };
       const r = await interleavedVariants('handshake cycles', [
         { name: 'switchyard', target: switchyard, scenario: 'handshake', options },
         { name: 'node-http-upgrade', target: nodeUpgrade, scenario: 'handshake', options },
+        { name: 'net-handshake-floor', target: handshakeFloor, scenario: 'handshake', options },
         { name: 'node-http Connection: close', target: nodeHttp, scenario: 'http-close', options },
       ], opsPerSecond, 'cycles/s');
       const sy = r.get('switchyard')!.value;
       ratios.push({ what: 'handshake cycles vs minimal node:http upgrade (101, one echo, close)', ratio: sy / r.get('node-http-upgrade')!.value, target: '≥ 1.25' });
+      ratios.push({ what: 'handshake: the unchecked node:net floor vs minimal node:http upgrade (the most the ratio above can be)', ratio: r.get('net-handshake-floor')!.value / r.get('node-http-upgrade')!.value, target: '—' });
       ratios.push({ what: "handshake cycles vs node:http's Connection: close", ratio: sy / r.get('node-http Connection: close')!.value, target: '≥ 0.75' });
     }
     if (wants('idle') && IDLE > 0) {

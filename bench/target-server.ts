@@ -1,6 +1,6 @@
 /**
  * One benchmark target per process, so the server's CPU and memory are measured apart from the load
- * client's: `node target-server.js <switchyard|switchyard-tls|node-http|node-http-upgrade|node-http2|node-http2-echo|net-echo|tls-echo|net-upgrade|ws> [JSON]` prints
+ * client's: `node target-server.js <switchyard|switchyard-tls|node-http|node-http-upgrade|node-http2|node-http2-echo|net-echo|tls-echo|net-upgrade|net-http-floor|net-handshake-floor|ws> [JSON]` prints
  * `port <n>` and serves until killed. Every target answers the same way: `GET /healthz` → `ok\n`; echo
  * targets echo bytes. The optional JSON overrides switchyard's limits (e.g. `{"http2InitialWindowBytes":
  * 1048576}`), so a setting's cost can be measured without editing the server; for node-http2-echo it
@@ -207,6 +207,54 @@ switch (kind) {
         socket.on('data', () => {});
       });
       socket.on('error', () => socket.destroy());
+    });
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
+    break;
+  }
+  case 'net-http-floor': {
+    // The ceiling for an HTTP server in Node under this load: no parser at all. Every chunk read is taken
+    // to be one whole request (true for wrk's unpipelined GETs, not in general) and answered with the
+    // same bytes switchyard's /healthz sends, in one write; a request asking `Connection: close` gets
+    // them with `connection: close` and the socket ended. What keep-alive and close ratios against
+    // node:http can reach is bounded by what this reaches.
+    const answer = (close: boolean): Buffer => Buffer.from(`HTTP/1.1 200 OK\r\ndate: ${new Date().toUTCString()}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 3${close ? '\r\nconnection: close' : ''}\r\n\r\nok\n`, 'latin1');
+    const keepAlive = answer(false);
+    const closing = answer(true);
+    const closeAsked = Buffer.from('onnection: close', 'latin1');
+    const server = createNetServer({ noDelay: true }, (socket) => {
+      socket.on('data', (chunk: Buffer) => { if (chunk.indexOf(closeAsked) === -1) socket.write(keepAlive); else socket.end(closing); });
+      socket.on('error', () => socket.destroy());
+      socket.on('end', () => socket.end());
+    });
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
+    break;
+  }
+  case 'net-handshake-floor': {
+    // The ceiling for the handshake cycle in Node under this load: node:net and one regular expression,
+    // no HTTP parser, no validation, nothing kept. The first chunk is taken to hold the whole upgrade
+    // request and the client's first frame (true for bench/load.ts, which sends them in one write): one
+    // write answers both (the 101 and the unmasked echo); a close frame is answered and the socket ended.
+    const server = createNetServer({ noDelay: true }, (socket) => {
+      let upgraded = false;
+      socket.on('data', (chunk: Buffer) => {
+        if (upgraded) {
+          if ((chunk[0]! & 0x0f) === 0x8) socket.end(Buffer.from([0x88, 0x02, 0x03, 0xe8]));
+          return;
+        }
+        upgraded = true;
+        const text = chunk.toString('latin1');
+        const key = /\r\nsec-websocket-key: *([^\r]*)\r\n/i.exec(text)?.[1] ?? '';
+        const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+        const frame = chunk.subarray(text.indexOf('\r\n\r\n') + 4);
+        const length = frame.length >= 6 ? frame[1]! & 0x7f : 0;
+        const echo = Buffer.alloc(2 + length);
+        echo[0] = 0x80 | (frame[0]! & 0x0f);
+        echo[1] = length;
+        for (let i = 0; i < length; i++) echo[2 + i] = frame[6 + i]! ^ frame[2 + (i & 3)]!;
+        socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`, 'latin1'), length > 0 ? echo : Buffer.alloc(0)]));
+      });
+      socket.on('error', () => socket.destroy());
+      socket.on('end', () => socket.end());
     });
     server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
     break;
