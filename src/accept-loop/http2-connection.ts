@@ -376,30 +376,43 @@ export class Http2Connection {
   }
 }
 
+/** Where a stream's counters hang: the one property every counted stream gains, so all share one shape. */
+const kStreamEntry = Symbol('switchyard.streamEntry');
+type Counted = { [kStreamEntry]?: StreamRecord };
+interface StreamMethods {
+  push(chunk: unknown, encoding?: BufferEncoding): boolean;
+  _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void;
+  _writev?(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void;
+}
+/** The stream prototypes whose methods count (node:http2 does not export its stream classes). */
+const countingPrototypes = new WeakSet<object>();
+
 /**
  * Count a stream's payload bytes both ways without reading it: node pushes what it receives and calls
  * `_write`/`_writev` with what is sent, whoever reads or writes the stream (the router or a handler).
+ * The methods are wrapped once, on the streams' prototype, and look the stream's row up: wrapping them
+ * on each stream cost three closures per stream and gave every stream a shape of its own.
  */
 function countStreamBytes(stream: ServerHttp2Stream, entry: StreamRecord): void {
-  const target = stream as unknown as {
-    push(chunk: unknown, encoding?: BufferEncoding): boolean;
-    _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void;
-    _writev?(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void;
-  };
-  const push = target.push;
-  target.push = function (chunk, encoding) {
-    if (chunk !== null && chunk !== undefined) entry.bytesIn += (chunk as Buffer).length;
+  (stream as unknown as Counted)[kStreamEntry] = entry;
+  const proto = Object.getPrototypeOf(stream) as StreamMethods;
+  if (countingPrototypes.has(proto)) return;
+  countingPrototypes.add(proto);
+  const { push, _write: write, _writev: writev } = proto;
+  proto.push = function (this: Counted, chunk, encoding) {
+    const counted = this[kStreamEntry];
+    if (counted !== undefined && chunk !== null && chunk !== undefined) counted.bytesIn += (chunk as Buffer).length;
     return push.call(this, chunk, encoding);
   };
-  const write = target._write;
-  target._write = function (chunk, encoding, callback) {
-    entry.bytesOut += chunk.length;
+  proto._write = function (this: Counted, chunk, encoding, callback) {
+    const counted = this[kStreamEntry];
+    if (counted !== undefined) counted.bytesOut += chunk.length;
     write.call(this, chunk, encoding, callback);
   };
-  const writev = target._writev;
   if (writev !== undefined) {
-    target._writev = function (chunks, callback) {
-      for (const { chunk } of chunks) entry.bytesOut += chunk.length;
+    proto._writev = function (this: Counted, chunks, callback) {
+      const counted = this[kStreamEntry];
+      if (counted !== undefined) for (const { chunk } of chunks) counted.bytesOut += chunk.length;
       writev.call(this, chunks, callback);
     };
   }

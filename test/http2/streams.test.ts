@@ -101,7 +101,7 @@ async function webSocketOverTcp(port: number, path: string): Promise<{ socket: S
   return { socket, reader };
 }
 
-interface Row { http?: string; streams?: Array<{ id: number; protocol: string | null; state: string; method: string; path: string }> }
+interface Row { http?: string; streams?: Array<{ id: number; protocol: string | null; state: string; method: string; path: string; bytesIn: number; bytesOut: number }> }
 
 describe('HTTP/2 streams', () => {
   it('a lab-chat/1 stream over h2 and a /chat WebSocket over HTTP/1.1 share the room both ways', () => withLab({}, async (server) => {
@@ -201,6 +201,8 @@ describe('HTTP/2 streams', () => {
         assert.ok(entry, `stream ${ws.stream.id} in ${JSON.stringify(streams)}`);
         assert.equal(entry.protocol, 'websocket');
         assert.equal(entry.state, 'upgraded');
+        // Each stream's own payload: its masked 4-byte text frame in (2 + 4 + 4 B), the echo out (2 + 4 B).
+        assert.deepEqual([entry.bytesIn, entry.bytesOut], [10, 6]);
       }
       const self = byId.get(get.id!);
       assert.ok(self, JSON.stringify(streams));
