@@ -1,6 +1,6 @@
 /**
  * One benchmark target per process, so the server's CPU and memory are measured apart from the load
- * client's: `node target-server.js <switchyard|switchyard-tls|node-http|node-http-upgrade|node-http2|node-http2-echo|net-echo|tls-echo|net-upgrade|net-http-floor|net-handshake-floor|ws> [JSON]` prints
+ * client's: `node target-server.js <switchyard|switchyard-tls|node-http|node-http-upgrade|node-http2|node-http2-echo|net-echo|net-echo-kept|tls-echo|net-upgrade|net-http-floor|net-handshake-floor|ws> [JSON]` prints
  * `port <n>` and serves until killed. Every target answers the same way: `GET /healthz` → `ok\n`; echo
  * targets echo bytes. The optional JSON overrides switchyard's limits (e.g. `{"http2InitialWindowBytes":
  * 1048576}`), so a setting's cost can be measured without editing the server; for node-http2-echo it
@@ -16,6 +16,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLab } from '../src/lab.js';
+import { keepReadBufferPages } from '../src/accept-loop/read-buffer-pages.js';
 
 // Handlers first: the orchestrator may signal as soon as it reads the port, and SIGUSR2's default action
 // is to terminate the process.
@@ -170,8 +171,13 @@ switch (kind) {
     server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => announce((server.address() as { port: number }).port));
     break;
   }
-  case 'net-echo': {
+  case 'net-echo':
+  case 'net-echo-kept': {
     // The ceiling for bytes through a Node socket: no parsing, no framing, just write what was read.
+    // net-echo-kept: the same, with the heap's freed read buffers kept mapped as switchyard keeps them
+    // (src/accept-loop/read-buffer-pages.ts): the raw echo without the page faults glibc's default
+    // trimming can cost it, so the WebSocket echo is also compared with an equally tuned raw echo.
+    if (kind === 'net-echo-kept') keepReadBufferPages();
     const server = createNetServer({ noDelay: true }, (socket) => {
       socket.on('data', (chunk) => { if (!socket.write(chunk)) socket.pause(); });
       socket.on('drain', () => socket.resume());
