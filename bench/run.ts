@@ -351,7 +351,7 @@ async function main(): Promise<void> {
     }
     if (wants('ws-echo')) {
       // net-echo as Node runs it, and net-echo-kept: the same with glibc's trimming raised as switchyard
-      // raises it (src/accept-loop/read-buffer-pages.ts), so neither side of a ratio has page faults
+      // raises it (src/read-buffer-pages.ts), so neither side of a ratio has page faults
       // the other lacks.
       const netEchoKept = await startTarget('net-echo-kept');
       extra.push(netEchoKept);

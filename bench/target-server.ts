@@ -16,7 +16,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLab } from '../src/lab.js';
-import { keepReadBufferPages } from '../src/accept-loop/read-buffer-pages.js';
+import { keepReadBufferPages } from '../src/read-buffer-pages.js';
 
 // Handlers first: the orchestrator may signal as soon as it reads the port, and SIGUSR2's default action
 // is to terminate the process.
@@ -175,7 +175,7 @@ switch (kind) {
   case 'net-echo-kept': {
     // The ceiling for bytes through a Node socket: no parsing, no framing, just write what was read.
     // net-echo-kept: the same, with the heap's freed read buffers kept mapped as switchyard keeps them
-    // (src/accept-loop/read-buffer-pages.ts): the raw echo without the page faults glibc's default
+    // (src/read-buffer-pages.ts): the raw echo without the page faults glibc's default
     // trimming can cost it, so the WebSocket echo is also compared with an equally tuned raw echo.
     if (kind === 'net-echo-kept') keepReadBufferPages();
     const server = createNetServer({ noDelay: true }, (socket) => {

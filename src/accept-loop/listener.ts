@@ -1,5 +1,4 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { keepReadBufferPages } from './read-buffer-pages.js';
 
 /**
  * `listen()` and `accept()` made visible. The kernel owns the listening socket and completes TCP
@@ -53,7 +52,6 @@ export class Listener implements AsyncIterable<Socket> {
 
   /** Bind and listen; rejects with the system error (EADDRINUSE, EACCES, ...) if the port can't be had. */
   static listen(options: ListenOptions = {}, onAcceptError: (error: NodeJS.ErrnoException) => void = () => {}): Promise<Listener> {
-    keepReadBufferPages();
     const server = createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true });
     return new Promise((resolve, reject) => {
       const fail = (error: Error): void => reject(error);
