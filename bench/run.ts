@@ -252,7 +252,7 @@ const ratios: Array<{ what: string; ratio: number; target?: string; unit?: strin
 async function interleaved(scenario: string, targets: Target[], options: object, metric: (m: Measured) => number, unit: string, label = scenario, scenarioFor: (target: Target) => string = () => scenario, allowWrk = true): Promise<Map<string, Row>> {
   return interleavedVariants(label, targets.map((target) => ({
     name: target.name, target, options, allowWrk,
-    scenario: (target.name === 'net-echo' || target.name === 'net-echo-kept') && scenario === 'ws-echo' ? 'tcp-echo' : scenarioFor(target),
+    scenario: target.name.startsWith('net-echo') && scenario === 'ws-echo' ? 'tcp-echo' : scenarioFor(target),
   })), metric, unit);
 }
 

@@ -38,6 +38,12 @@ const kind = process.argv[2];
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures', 'tls');
 const certificate = (): { cert: Buffer; key: Buffer } => ({ cert: readFileSync(join(fixtures, 'cert.pem')), key: readFileSync(join(fixtures, 'key.pem')) });
 const announce = (port: number): void => { process.stdout.write(`port ${port}\n`); };
+/**
+ * The 101 the minimal reference servers answer with (RFC 6455 §4.2.2): Sec-WebSocket-Accept computed
+ * here, by hand, so no reference leans on switchyard's own handshake code.
+ */
+const switchingProtocols = (key: string): string =>
+  `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64')}\r\n\r\n`;
 
 switch (kind) {
   case 'switchyard':
@@ -98,9 +104,8 @@ switch (kind) {
         socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
         return;
       }
-      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
       socket.setNoDelay(true);
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      socket.write(switchingProtocols(key));
       let pending: Buffer = Buffer.alloc(0);
       const onData = (chunk: Buffer): void => {
         pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
@@ -208,8 +213,7 @@ switch (kind) {
     const server = createNetServer({ noDelay: true }, (socket) => {
       socket.once('data', (request) => {
         const key = /\r\nsec-websocket-key: *([^\r]*)\r\n/i.exec(request.toString('latin1'))?.[1] ?? '';
-        const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        socket.write(switchingProtocols(key));
         socket.on('data', () => {});
       });
       socket.on('error', () => socket.destroy());
@@ -250,14 +254,13 @@ switch (kind) {
         upgraded = true;
         const text = chunk.toString('latin1');
         const key = /\r\nsec-websocket-key: *([^\r]*)\r\n/i.exec(text)?.[1] ?? '';
-        const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
         const frame = chunk.subarray(text.indexOf('\r\n\r\n') + 4);
         const length = frame.length >= 6 ? frame[1]! & 0x7f : 0;
         const echo = Buffer.alloc(2 + length);
         echo[0] = 0x80 | (frame[0]! & 0x0f);
         echo[1] = length;
         for (let i = 0; i < length; i++) echo[2 + i] = frame[6 + i]! ^ frame[2 + (i & 3)]!;
-        socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`, 'latin1'), length > 0 ? echo : Buffer.alloc(0)]));
+        socket.write(Buffer.concat([Buffer.from(switchingProtocols(key), 'latin1'), length > 0 ? echo : Buffer.alloc(0)]));
       });
       socket.on('error', () => socket.destroy());
       socket.on('end', () => socket.end());

@@ -41,7 +41,7 @@ export function keepReadBufferPages(onDone?: () => void): boolean {
   return true;
 }
 
-/** Called with the size of a socket read: the first large one starts keepReadBufferPages. */
+/** Called with the size of every socket read (two comparisons): the first large one starts keepReadBufferPages. */
 export function noteReadSize(length: number): void {
   if (!started && length >= LARGE_READ_BYTES) keepReadBufferPages();
 }

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 
 const moduleUrl = new URL('../src/read-buffer-pages.js', import.meta.url).href;
 const labUrl = new URL('../src/lab.js', import.meta.url).href;
+const codecUrl = new URL('../src/protocols/websocket/frame-codec.js', import.meta.url).href;
 const linux = process.platform === 'linux';
 
 /** Runs `body` as an ES module in a fresh Node process (the flag is per process) and returns its stdout as JSON. */
@@ -20,16 +21,13 @@ const afterEchoOf = (size: number): unknown => inFreshProcess(`
   import { startLab } from '${labUrl}';
   import { keepReadBufferPages } from '${moduleUrl}';
   import { connect } from 'node:net';
+  import { encodeFrame, Opcode } from '${codecUrl}';
   const lab = await startLab({ port: 0 });
   const socket = connect(lab.port, '127.0.0.1');
   await new Promise((resolve) => socket.once('connect', resolve));
-  const payload = Buffer.alloc(${size}, 7);
-  // RFC 6455 §5.2: the shortest length form (16 bits below 64 KiB, else 64), masked with key 1 2 3 4.
-  const header = payload.length < 65536 ? Buffer.from([0x82, 0xfe, payload.length >> 8, payload.length & 0xff, 1, 2, 3, 4]) : Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
-  if (payload.length >= 65536) header.writeBigUInt64BE(BigInt(payload.length), 2);
-  for (let i = 0; i < payload.length; i++) payload[i] ^= [1, 2, 3, 4][i & 3];
+  const frame = Buffer.concat(encodeFrame({ opcode: Opcode.Binary, payload: Buffer.alloc(${size}, 7), mask: Uint8Array.of(1, 2, 3, 4) }));
   socket.write('GET /echo HTTP/1.1\\r\\nHost: lab\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n');
-  socket.write(Buffer.concat([header, payload]));
+  socket.write(frame);
   let received = 0;
   await new Promise((resolve) => socket.on('data', (chunk) => { received += chunk.length; if (received >= ${size}) resolve(); }));
   socket.destroy();

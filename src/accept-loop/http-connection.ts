@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProtocolError } from '../errors.js';
 import { closeWhenFlushed } from '../socket-close.js';
-import { LARGE_READ_BYTES, noteReadSize } from '../read-buffer-pages.js';
+import { noteReadSize } from '../read-buffer-pages.js';
 import type { RequestHead } from '../http/request-head.js';
 import { RequestParser } from '../http/request-parser.js';
 import { formatResponseHead, reasonPhrase } from '../http/response.js';
@@ -114,7 +114,7 @@ export class HttpConnection implements Deadline {
   }
 
   #receive(chunk: Uint8Array): void {
-    if (chunk.length >= LARGE_READ_BYTES) noteReadSize(chunk.length);
+    noteReadSize(chunk.length);
     if (this.#closing || this.#detached) return; // draining after our final answer: the bytes mean nothing now
     if (this.#timerKind === 'idle') this.#arm('headers');
     else if (this.#timerKind === 'body') this.#arm('body');

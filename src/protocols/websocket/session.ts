@@ -30,7 +30,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { type ProtocolError, UsageError } from '../../errors.js';
 import { closeWhenFlushed } from '../../socket-close.js';
-import { LARGE_READ_BYTES, noteReadSize } from '../../read-buffer-pages.js';
+import { noteReadSize } from '../../read-buffer-pages.js';
 import type { ConnectionHooks } from '../../registry/plugin.js';
 import { CloseCode } from './close-codes.js';
 import { frameEvent, lazyEvent } from './frame-trace.js';
@@ -317,7 +317,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   #receive(chunk: Uint8Array): void {
-    if (chunk.length >= LARGE_READ_BYTES) noteReadSize(chunk.length);
+    noteReadSize(chunk.length);
     if (this.#early !== undefined) { this.#early.push(chunk); return; }
     if (this.#readyState === ReadyState.CLOSED) return;
     this.#observeFrames();
